@@ -1,0 +1,1 @@
+"""curl_tf: CURL (contrastive RL from pixels) in TensorFlow 2."""

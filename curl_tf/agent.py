@@ -1,0 +1,290 @@
+"""CURL-SAC as a TF-Agents `SacAgent` with a contrastive train step.
+
+The agent keeps `SacAgent`'s policies (so TF-Agents drivers, metrics and
+`PolicySaver` work) and replaces its `_train` with the CURL update, in one of
+two modes:
+
+* `joint` (default, the paper's description): the anchor crop goes through the
+  encoder once; the critic and contrastive losses are summed and one Adam step
+  updates the encoder, both Q heads and W. Actor and alpha are updated in the
+  same step, from the same (pre-update) parameters.
+* `sequential` (the official code's order): critic step, then actor and alpha,
+  then the target EMA, then the contrastive step, each on the parameters the
+  previous one left. Unlike the official code, the encoder gets one Adam step
+  from the contrastive loss, not two.
+"""
+
+from typing import Dict, Optional
+
+import numpy as np
+import tensorflow as tf
+from tf_agents.agents import tf_agent
+from tf_agents.agents.sac import sac_agent
+from tf_agents.policies import greedy_policy
+
+from curl_tf import contrastive
+from curl_tf import networks
+
+Batch = Dict[str, tf.Tensor]
+Metrics = Dict[str, tf.Tensor]
+
+# PyTorch Adam's epsilon (Keras defaults to 1e-7).
+_ADAM_EPSILON = 1e-8
+
+
+def _adam(learning_rate: float, beta_1: float) -> tf.keras.optimizers.Adam:
+  return tf.keras.optimizers.Adam(
+      learning_rate=learning_rate, beta_1=beta_1, beta_2=0.999,
+      epsilon=_ADAM_EPSILON, jit_compile=False)
+
+
+class CurlSacAgent(sac_agent.SacAgent):
+  """SAC from pixels with the CURL auxiliary loss.
+
+  Call `train(batch)` with a batch from `replay.make_dataset`: a dict of
+  uint8 crops 'obs', 'next_obs', 'pos' [B, 84, 84, 3k] and 'action' [B, A],
+  'reward' [B], 'discount' [B]. It returns a `LossInfo` whose `extra` holds
+  named metrics.
+  """
+
+  def __init__(self, config, time_step_spec, action_spec,
+               train_step_counter: Optional[tf.Variable] = None):
+    if config.update_mode not in ('joint', 'sequential'):
+      raise ValueError(f'unknown update_mode {config.update_mode!r}')
+    nets = networks.CurlNetworks(config, time_step_spec.observation,
+                                 action_spec)
+    num_actions = int(np.prod(action_spec.shape))
+    # Optimizers are ours, not SacAgent's: it would convert them to legacy
+    # copies, and its own `_train` is never used.
+    super().__init__(
+        time_step_spec, action_spec,
+        critic_network=nets.critic_1,
+        critic_network_2=nets.critic_2,
+        target_critic_network=nets.target_critic_1,
+        target_critic_network_2=nets.target_critic_2,
+        actor_network=nets.actor,
+        actor_optimizer=None, critic_optimizer=None, alpha_optimizer=None,
+        gamma=config.discount,
+        initial_log_alpha=float(np.log(config.init_temperature)),
+        # Table 3 / official code: -|A|; SacAgent's default is -|A|/2.
+        target_entropy=-float(num_actions),
+        train_step_counter=train_step_counter)
+    self.networks = nets
+    self.bilinear = contrastive.BilinearSimilarity(config.feature_dim)
+    self._config = config
+    self.critic_optimizer = _adam(config.critic_lr, config.beta1)
+    self.actor_optimizer = _adam(config.actor_lr, config.beta1)
+    self.alpha_optimizer = _adam(config.alpha_lr, config.alpha_beta1)
+    if config.update_mode == 'joint':
+      # One optimizer step on critic + contrastive losses: W shares the
+      # critic's optimizer. Table 3 uses one learning rate for both.
+      self.critic_optimizer.build(self.critic_curl_variables())
+      self.curl_optimizer = None
+      step_fn = self._joint_step
+    else:
+      self.critic_optimizer.build(nets.critic_variables())
+      self.curl_optimizer = _adam(config.encoder_lr, config.beta1)
+      self.curl_optimizer.build(self.curl_variables())
+      step_fn = self._sequential_step
+    # Slots are built eagerly so every trace of the step may apply updates.
+    self.actor_optimizer.build(nets.actor_variables())
+    self.alpha_optimizer.build([self._log_alpha])
+    self.eval_policy = greedy_policy.GreedyPolicy(self.policy)
+    # One compiled step per mode; the Python flags select the trace, so
+    # skipped actor/target updates cost nothing and need no tf.cond.
+    self._step_fn = tf.function(step_fn, jit_compile=config.jit_compile)
+
+  # --- Variables ------------------------------------------------------------
+
+  @property
+  def log_alpha(self) -> tf.Variable:
+    return self._log_alpha
+
+  @property
+  def target_entropy(self) -> float:
+    return self._target_entropy
+
+  def curl_variables(self):
+    """Query encoder and W: what the contrastive loss trains."""
+    return list(self.networks.encoder.trainable_variables) + [self.bilinear.w]
+
+  def critic_curl_variables(self):
+    """Encoder, Q heads and W: what the critic and contrastive losses train."""
+    return self.networks.critic_variables() + [self.bilinear.w]
+
+  def _initialize(self):
+    # Targets start as exact copies of the online encoder and Q heads.
+    self._update_targets(encoder_tau=1.0, critic_tau=1.0)
+
+  def _update_targets(self, encoder_tau: float, critic_tau: float):
+    nets = self.networks
+    contrastive.soft_update(nets.encoder.variables,
+                            nets.target_encoder.variables, encoder_tau)
+    for online, target in zip(nets.q_heads, nets.target_q_heads):
+      contrastive.soft_update(online.variables, target.variables, critic_tau)
+
+  # --- TF-Agents entry point ------------------------------------------------
+
+  def _train(self, experience: Batch, weights=None) -> tf_agent.LossInfo:
+    del weights  # Uniform replay: no importance weights.
+    step = int(self.train_step_counter.numpy())
+    metrics = self._step_fn(
+        experience,
+        update_actor=step % self._config.actor_update_freq == 0,
+        update_targets=step % self._config.critic_target_update_freq == 0)
+    return tf_agent.LossInfo(
+        loss=metrics['critic_loss'] + metrics['curl_loss'], extra=metrics)
+
+  # --- Loss pieces shared by both modes -------------------------------------
+
+  def _alpha(self) -> tf.Tensor:
+    return tf.exp(self._log_alpha)
+
+  def _td_target(self, next_features_target: tf.Tensor,
+                 next_conv: tf.Tensor, batch: Batch) -> tf.Tensor:
+    """r + gamma * d * (min_i Q'_i(s', a') - alpha log pi(a'|s')), a' ~ pi."""
+    nets = self.networks
+    next_action, next_log_prob = networks.sample_tanh_gaussian(
+        *nets.actor.mean_and_log_std(next_conv))
+    target_q = tf.minimum(
+        nets.target_critic_1.q_from_features(next_features_target,
+                                             next_action),
+        nets.target_critic_2.q_from_features(next_features_target,
+                                             next_action))
+    soft_value = target_q - self._alpha() * next_log_prob
+    # The discount is 1 at dm_control's time limit: we bootstrap through it.
+    target = batch['reward'] + self._gamma * batch['discount'] * soft_value
+    # Semi-gradient TD: no gradient through the target.
+    return tf.stop_gradient(target)
+
+  def _critic_loss(self, features: tf.Tensor, batch: Batch,
+                   td_target: tf.Tensor):
+    nets = self.networks
+    q1 = nets.critic_1.q_from_features(features, batch['action'])
+    q2 = nets.critic_2.q_from_features(features, batch['action'])
+    # Sum of the two MSEs, as in the official code.
+    loss = (tf.reduce_mean(tf.square(q1 - td_target)) +
+            tf.reduce_mean(tf.square(q2 - td_target)))
+    return loss, {'critic_loss': loss, 'q1_mean': tf.reduce_mean(q1),
+                  'q2_mean': tf.reduce_mean(q2),
+                  'td_target_mean': tf.reduce_mean(td_target)}
+
+  def _curl_loss(self, queries: tf.Tensor, keys: tf.Tensor):
+    # Keys come from the momentum encoder and get no gradient (MoCo).
+    logits = self.bilinear.logits(queries, tf.stop_gradient(keys))
+    loss = contrastive.info_nce_loss(logits)
+    return loss, {'curl_loss': loss,
+                  'curl_accuracy': contrastive.top1_accuracy(logits)}
+
+  def _actor_and_alpha_update(self, conv: tf.Tensor,
+                              critic_features: tf.Tensor) -> Metrics:
+    """One actor step and one alpha step.
+
+    Args:
+      conv: conv features of the anchor crop.
+      critic_features: critic encoder features of the same crop.
+
+    Returns:
+      Actor and alpha metrics.
+    """
+    nets = self.networks
+    # The actor loss trains neither the conv layers nor the critic's head:
+    # both inputs are constants here (official: detach_encoder=True and an
+    # optimizer holding only actor parameters).
+    conv = tf.stop_gradient(conv)
+    critic_features = tf.stop_gradient(critic_features)
+    alpha = self._alpha()
+    with tf.GradientTape() as actor_tape:
+      actions, log_prob = networks.sample_tanh_gaussian(
+          *nets.actor.mean_and_log_std(conv))
+      q = tf.minimum(nets.critic_1.q_from_features(critic_features, actions),
+                     nets.critic_2.q_from_features(critic_features, actions))
+      # alpha is a constant in the actor loss.
+      actor_loss = tf.reduce_mean(tf.stop_gradient(alpha) * log_prob - q)
+    actor_variables = nets.actor_variables()
+    self.actor_optimizer.apply_gradients(
+        zip(actor_tape.gradient(actor_loss, actor_variables),
+            actor_variables))
+    with tf.GradientTape() as alpha_tape:
+      # The entropy error is a constant: this loss only moves log alpha.
+      entropy_error = tf.stop_gradient(-log_prob - self._target_entropy)
+      alpha_loss = tf.reduce_mean(tf.exp(self._log_alpha) * entropy_error)
+    self.alpha_optimizer.apply_gradients(
+        [(alpha_tape.gradient(alpha_loss, self._log_alpha), self._log_alpha)])
+    return {'actor_loss': actor_loss, 'alpha_loss': alpha_loss,
+            'entropy': -tf.reduce_mean(log_prob)}
+
+  def _finish_step(self, metrics: Metrics, batch: Batch,
+                   update_targets: bool) -> Metrics:
+    if update_targets:
+      self._update_targets(self._config.encoder_tau, self._config.critic_tau)
+    self.train_step_counter.assign_add(1)
+    metrics['alpha'] = self._alpha()
+    metrics['batch_reward'] = tf.reduce_mean(batch['reward'])
+    return metrics
+
+  # --- The two train steps --------------------------------------------------
+
+  def _joint_step(self, batch: Batch, update_actor: bool,
+                  update_targets: bool) -> Metrics:
+    """Critic + contrastive in one Adam step; actor/alpha from the same params.
+
+    Conv passes per image: anchor forward and backward, one online forward of
+    next_obs (for a'), and one target forward of next_obs and pos, fused into
+    a single 2B batch because they share weights.
+    """
+    nets = self.networks
+    batch_size = tf.shape(batch['obs'])[0]
+    # No-gradient forwards: the TD target and the contrastive keys.
+    next_conv = nets.encoder.trunk(batch['next_obs'])
+    target_features = nets.target_encoder(
+        tf.concat([batch['next_obs'], batch['pos']], axis=0))
+    next_features_target = target_features[:batch_size]
+    keys = target_features[batch_size:]
+    td_target = self._td_target(next_features_target, next_conv, batch)
+
+    variables = self.critic_curl_variables()
+    with tf.GradientTape() as tape:
+      conv = nets.encoder.trunk(batch['obs'])
+      features = nets.encoder.head(conv)
+      critic_loss, metrics = self._critic_loss(features, batch, td_target)
+      curl_loss, curl_metrics = self._curl_loss(features, keys)
+      total_loss = critic_loss + curl_loss
+    metrics.update(curl_metrics)
+    gradients = tape.gradient(total_loss, variables)
+    if update_actor:
+      metrics.update(self._actor_and_alpha_update(conv, features))
+    self.critic_optimizer.apply_gradients(zip(gradients, variables))
+    return self._finish_step(metrics, batch, update_targets)
+
+  def _sequential_step(self, batch: Batch, update_actor: bool,
+                       update_targets: bool) -> Metrics:
+    """The official code's order: critic, actor+alpha, targets, contrastive."""
+    nets = self.networks
+    next_conv = nets.encoder.trunk(batch['next_obs'])
+    td_target = self._td_target(nets.target_encoder(batch['next_obs']),
+                                next_conv, batch)
+    critic_variables = nets.critic_variables()
+    with tf.GradientTape() as tape:
+      critic_loss, metrics = self._critic_loss(
+          nets.encoder(batch['obs']), batch, td_target)
+    self.critic_optimizer.apply_gradients(
+        zip(tape.gradient(critic_loss, critic_variables), critic_variables))
+
+    if update_actor:
+      # Fresh features from the just-updated encoder, as the official code.
+      conv = nets.encoder.trunk(batch['obs'])
+      metrics.update(
+          self._actor_and_alpha_update(conv, nets.encoder.head(conv)))
+    if update_targets:
+      self._update_targets(self._config.encoder_tau, self._config.critic_tau)
+
+    variables = self.curl_variables()
+    with tf.GradientTape() as tape:
+      curl_loss, curl_metrics = self._curl_loss(
+          nets.encoder(batch['obs']), nets.target_encoder(batch['pos']))
+    self.curl_optimizer.apply_gradients(
+        zip(tape.gradient(curl_loss, variables), variables))
+    metrics.update(curl_metrics)
+    # Targets were already updated above, between actor and contrastive.
+    return self._finish_step(metrics, batch, update_targets=False)

@@ -1,0 +1,342 @@
+"""Checks a config and a workdir before training, and converts step units.
+
+Everything here is cheap and imports neither TensorFlow nor a renderer, so
+`main.py` can reject bad input in a fraction of a second, with one line.
+
+Units: the paper's tables and the config count environment steps
+(`*_env_steps`); the train loop counts agent steps, one per action, each worth
+`action_repeat` environment steps.
+"""
+
+import difflib
+import math
+import numbers
+import os
+import runpy
+import tempfile
+from typing import Any, Callable, Optional, Sequence, Tuple
+
+import ml_collections
+
+# dm_control chooses its OpenGL backend when it is first imported (here, to
+# list the suite's tasks); EGL renders headless. Same default as envs.py.
+os.environ.setdefault('MUJOCO_GL', 'egl')
+
+
+class ConfigError(ValueError):
+  """Bad user input: a config value or a workdir. The message is one line."""
+
+
+# --- Step units -------------------------------------------------------------
+
+
+def env_to_agent_steps(env_steps: int, action_repeat: int) -> int:
+  """Agent steps that fit in `env_steps` environment steps (rounded down)."""
+  return env_steps // action_repeat
+
+
+def agent_to_env_steps(agent_steps: int, action_repeat: int) -> int:
+  """Environment steps taken by `agent_steps` agent steps."""
+  return agent_steps * action_repeat
+
+
+def num_agent_steps(config: ml_collections.ConfigDict) -> int:
+  """The training budget, `config.num_env_steps`, in agent steps."""
+  return env_to_agent_steps(config.num_env_steps, config.action_repeat)
+
+
+def describe_budget(config: ml_collections.ConfigDict) -> str:
+  """One line stating the run's budget and schedule in both step units."""
+  ar = config.action_repeat
+  return (
+      f'{config.domain_name} {config.task_name}: {config.num_env_steps} env '
+      f'steps = {num_agent_steps(config)} agent steps (action repeat {ar}); '
+      f'{config.num_random_agent_steps} random agent steps first; '
+      f'{config.num_eval_episodes} eval episodes every '
+      f'{config.eval_every_env_steps} env steps '
+      f'({env_to_agent_steps(config.eval_every_env_steps, ar)} agent steps)')
+
+
+# --- Tasks --------------------------------------------------------------------
+
+
+def suite_tasks() -> Tuple[Tuple[str, str], ...]:
+  """The dm_control suite's (domain, task) pairs, without building any env.
+
+  Lives here rather than in envs.py because envs.py imports TF-Agents (and so
+  TensorFlow), which takes seconds; dm_control.suite alone does not.
+  """
+  from dm_control import suite  # pylint: disable=g-import-not-at-top
+  return tuple(suite.ALL_TASKS)
+
+
+def _check_task(domain: str, task: str) -> None:
+  tasks = suite_tasks()
+  if (domain, task) in tasks:
+    return
+  pair = f'({domain!r}, {task!r})'
+  domains = sorted({d for d, _ in tasks})
+  if domain in domains:
+    domain_tasks = ', '.join(sorted(t for d, t in tasks if d == domain))
+    raise ConfigError(f'unknown dm_control task {pair}: domain {domain!r} has '
+                      f'tasks {domain_tasks}')
+  close = difflib.get_close_matches(domain, domains, n=1)
+  hint = f'did you mean {close[0]!r}? ' if close else ''
+  raise ConfigError(f'unknown dm_control task {pair}: no domain {domain!r} '
+                    f'({hint}domains: {", ".join(domains)})')
+
+
+# --- Field checks -------------------------------------------------------------
+
+# A check returns None when the value is fine, else what it should be.
+_Check = Callable[[Any], Optional[str]]
+
+
+def _is_int(value: Any) -> bool:
+  # bool is an int subclass; True is not a batch size.
+  return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+  return (isinstance(value, numbers.Real) and not isinstance(value, bool) and
+          math.isfinite(value))
+
+
+def _positive_int(value):
+  return None if _is_int(value) and value > 0 else 'a positive integer'
+
+
+def _non_negative_int(value):
+  return None if _is_int(value) and value >= 0 else 'a non-negative integer'
+
+
+def _seed(value):
+  # np.random.RandomState (dm_control's task seed) takes [0, 2**32); below
+  # 2**31 leaves room for offsets such as the evaluation environment's.
+  ok = _is_int(value) and 0 <= value < 2**31
+  return None if ok else 'an integer in [0, 2**31)'
+
+
+def _camera(value):
+  # dm_control: -1 is the free camera, 0.. the model's cameras.
+  return None if _is_int(value) and value >= -1 else 'an integer >= -1'
+
+
+def _name(value):
+  return None if isinstance(value, str) and value else 'a non-empty string'
+
+
+def _one_of(*choices: str) -> _Check:
+  def check(value):
+    return None if value in choices else f'one of {", ".join(choices)}'
+  return check
+
+
+def _positive(value):
+  return None if _is_real(value) and value > 0 else 'a positive number'
+
+
+def _finite(value):
+  return None if _is_real(value) else 'a finite number'
+
+
+def _in_interval(low: float, high: float, closed_low: bool,
+                 closed_high: bool) -> _Check:
+  text = (('[' if closed_low else '(') + f'{low}, {high}' +
+          (']' if closed_high else ')'))
+  def check(value):
+    if not _is_real(value):
+      return f'a number in {text}'
+    above = value >= low if closed_low else value > low
+    below = value <= high if closed_high else value < high
+    return None if above and below else f'a number in {text}'
+  return check
+
+
+def _bool(value):
+  return None if isinstance(value, bool) else 'True or False'
+
+
+# Every field of configs/default.py and what it must be. A test keeps the two
+# in step.
+_FIELD_CHECKS = {
+    'domain_name': _name,
+    'task_name': _name,
+    'action_repeat': _positive_int,
+    'frame_stack': _positive_int,
+    'image_size': _positive_int,
+    'crop_size': _positive_int,
+    'camera_id': _camera,
+    'num_env_steps': _positive_int,
+    'num_random_agent_steps': _non_negative_int,
+    'eval_every_env_steps': _positive_int,
+    'num_eval_episodes': _positive_int,
+    'log_every_env_steps': _positive_int,
+    'replay_capacity': _positive_int,
+    'batch_size': _positive_int,
+    'prefetch_batches': _positive_int,
+    'num_conv_layers': _positive_int,
+    'num_filters': _positive_int,
+    'feature_dim': _positive_int,
+    'encoder_head': _one_of('linear', 'mlp'),
+    'hidden_units': _positive_int,
+    'log_std_min': _finite,
+    'log_std_max': _finite,
+    'discount': _in_interval(0.0, 1.0, True, True),
+    'init_temperature': _positive,
+    'critic_lr': _positive,
+    'actor_lr': _positive,
+    'encoder_lr': _positive,
+    'alpha_lr': _positive,
+    'beta1': _in_interval(0.0, 1.0, True, False),
+    'alpha_beta1': _in_interval(0.0, 1.0, True, False),
+    'critic_tau': _in_interval(0.0, 1.0, False, True),
+    'encoder_tau': _in_interval(0.0, 1.0, False, True),
+    'critic_target_update_freq': _positive_int,
+    'actor_update_freq': _positive_int,
+    'update_mode': _one_of('joint', 'sequential'),
+    'jit_compile': _bool,
+    'seed': _seed,
+}
+
+# Configs counted in environment steps; the loop counts agent steps, so these
+# must be whole agent steps or the reported budget would not be the one run.
+_ENV_STEP_FIELDS = ('num_env_steps', 'eval_every_env_steps',
+                    'log_every_env_steps')
+
+
+def field_names() -> Sequence[str]:
+  """The config fields validate_config knows (those of configs/default.py)."""
+  return tuple(_FIELD_CHECKS)
+
+
+def _conv_output_size(crop_size: int, num_conv_layers: int) -> int:
+  # The official encoder: 3x3 VALID convolutions, stride 2 first then 1.
+  return (crop_size - 3) // 2 + 1 - 2 * (num_conv_layers - 1)
+
+
+def validate_config(config: ml_collections.ConfigDict) -> None:
+  """Raises ConfigError naming the first bad field of `config`.
+
+  Args:
+    config: a full config, as configs/default.py builds it.
+
+  Raises:
+    ConfigError: a field is missing, unknown or has a bad value, or the
+      (domain_name, task_name) pair is not a dm_control suite task.
+  """
+  present = set(config.keys())
+  missing = [name for name in _FIELD_CHECKS if name not in present]
+  if missing:
+    raise ConfigError(f'config is missing field(s) {", ".join(missing)}')
+  unknown = sorted(present - set(_FIELD_CHECKS))
+  if unknown:
+    raise ConfigError(f'unknown config field(s) {", ".join(unknown)}')
+  for name, check in _FIELD_CHECKS.items():
+    value = config[name]
+    expected = check(value)
+    if expected is not None:
+      raise ConfigError(f'config.{name} must be {expected}, got {value!r}')
+
+  if config.crop_size >= config.image_size:
+    raise ConfigError(f'config.crop_size ({config.crop_size}) must be smaller '
+                      f'than config.image_size ({config.image_size})')
+  if _conv_output_size(config.crop_size, config.num_conv_layers) < 1:
+    raise ConfigError(f'config.num_conv_layers ({config.num_conv_layers}) '
+                      f'leaves no pixels of a {config.crop_size}-pixel crop')
+  if config.log_std_min >= config.log_std_max:
+    raise ConfigError(f'config.log_std_min ({config.log_std_min}) must be '
+                      f'below config.log_std_max ({config.log_std_max})')
+  if config.update_mode == 'joint' and config.encoder_lr != config.critic_lr:
+    # Joint mode takes one Adam step on critic + contrastive losses, so the
+    # encoder has one learning rate (Table 3 uses the same for both).
+    raise ConfigError(
+        f'config.update_mode=joint uses one learning rate for the encoder: '
+        f'config.encoder_lr ({config.encoder_lr}) must equal '
+        f'config.critic_lr ({config.critic_lr}), or use update_mode=sequential')
+  if config.batch_size > config.replay_capacity:
+    raise ConfigError(f'config.batch_size ({config.batch_size}) exceeds '
+                      f'config.replay_capacity ({config.replay_capacity})')
+  for name in _ENV_STEP_FIELDS:
+    if config[name] % config.action_repeat:
+      raise ConfigError(
+          f'config.{name} ({config[name]}) must be a multiple of '
+          f'config.action_repeat ({config.action_repeat}): env steps are '
+          'counted in whole agent steps')
+  if config.num_random_agent_steps >= num_agent_steps(config):
+    raise ConfigError(
+        f'config.num_random_agent_steps ({config.num_random_agent_steps}) '
+        f'leaves no learning in the budget of {num_agent_steps(config)} agent '
+        f'steps (num_env_steps={config.num_env_steps})')
+  _check_task(config.domain_name, config.task_name)
+
+
+# --- Files --------------------------------------------------------------------
+
+
+def load_config_file(path: str) -> ml_collections.ConfigDict:
+  """Runs a config file's get_config(), e.g. from a notebook.
+
+  main.py loads config files through ml_collections' config_flags instead.
+
+  Args:
+    path: a Python file defining get_config(), e.g. 'configs/walker_walk.py'.
+
+  Returns:
+    The (unlocked) config.
+  """
+  return runpy.run_path(path)['get_config']()
+
+
+def prepare_workdir(workdir: str) -> str:
+  """Creates `workdir` (and missing parents) and checks it is writable.
+
+  On failure nothing is left behind: directories this call created are
+  removed again, and the probe file never outlives the check.
+
+  Args:
+    workdir: directory for checkpoints, logs and results.
+
+  Returns:
+    The absolute path of the workdir.
+
+  Raises:
+    ConfigError: the directory cannot be created or written to.
+  """
+  if not workdir:
+    raise ConfigError('workdir must be a non-empty path')
+  path = os.path.abspath(os.path.expanduser(workdir))
+  if os.path.exists(path) and not os.path.isdir(path):
+    raise ConfigError(f'workdir {path!r} exists and is not a directory')
+
+  to_create = []
+  parent = path
+  while not os.path.exists(parent):
+    to_create.append(parent)
+    parent = os.path.dirname(parent)
+  created = []
+
+  def undo():
+    for directory in reversed(created):
+      try:
+        os.rmdir(directory)
+      except OSError:
+        pass  # Someone else put something there; it is not ours to delete.
+
+  try:
+    for directory in reversed(to_create):
+      os.mkdir(directory)
+      created.append(directory)
+  except OSError as e:
+    undo()
+    raise ConfigError(f'cannot create workdir {path!r}: {e.strerror} '
+                      f'({e.filename})') from None
+  try:
+    with tempfile.NamedTemporaryFile(dir=path, prefix='.write_probe_') as f:
+      f.write(b'ok')
+      f.flush()
+  except OSError as e:
+    undo()
+    raise ConfigError(f'workdir {path!r} is not writable: {e.strerror}'
+                      ) from None
+  return path

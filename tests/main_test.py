@@ -1,0 +1,150 @@
+"""Tests main.py as a user runs it: bad input gives one line and no workdir."""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from absl.testing import absltest
+from absl.testing import parameterized
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MAIN = os.path.join(REPO_ROOT, 'main.py')
+SMOKE = os.path.join(REPO_ROOT, 'configs', 'smoke.py')
+
+# Runs main.py with a stand-in train_lib that reports what it received (or
+# raises a ConfigError), so the entry point is tested without training.
+_FAKE_TRAIN_LIB = """
+import os, runpy, sys, types
+sys.argv = sys.argv[1:]
+# As `python main.py` does: main.py's directory goes first on sys.path.
+sys.path.insert(0, os.path.dirname(sys.argv[0]))
+from curl_tf import config_lib
+def train_and_evaluate(config, workdir):
+  if config.seed == 99:
+    raise config_lib.ConfigError('seed 99 is unlucky')
+  print('train_and_evaluate', config.domain_name, config.batch_size, workdir)
+fake = types.ModuleType('curl_tf.train_lib')
+fake.train_and_evaluate = train_and_evaluate
+sys.modules['curl_tf.train_lib'] = fake
+runpy.run_path(sys.argv[0], run_name='__main__')
+"""
+
+
+def _environment():
+  env = dict(os.environ)
+  # Bad input must fail before TensorFlow is imported; with TF's own log
+  # filter unset, an import would show up as extra stderr lines.
+  env.pop('TF_CPP_MIN_LOG_LEVEL', None)
+  return env
+
+
+class MainTest(parameterized.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.root = tempfile.mkdtemp()
+    self.addCleanup(shutil.rmtree, self.root)
+    self.workdir = os.path.join(self.root, 'run')
+
+  def _run(self, *args, fake_train_lib=False):
+    prefix = ['-c', _FAKE_TRAIN_LIB] if fake_train_lib else []
+    # From a directory other than the repo root, as a user might.
+    return subprocess.run(
+        [sys.executable, *prefix, MAIN, *args], cwd=self.root,
+        env=_environment(), capture_output=True, text=True, check=False,
+        timeout=120)
+
+  def _assert_one_line_error(self, result, *fragments):
+    self.assertNotEqual(result.returncode, 0)
+    self.assertNotIn('Traceback', result.stderr)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    self.assertLen(lines, 1, result.stderr)
+    self.assertStartsWith(lines[0], 'curl_tf: error: ')
+    for fragment in fragments:
+      self.assertIn(fragment, lines[0])
+    self.assertEqual(result.stdout, '')
+
+  @parameterized.named_parameters(
+      ('unknown_domain', ['--config.domain_name=cartpol'],
+       ["('cartpol', 'swingup')", "did you mean 'cartpole'?"]),
+      ('unknown_task', ['--config.task_name=swingupp'],
+       ["('cartpole', 'swingupp')", 'swingup_sparse']),
+      ('unknown_field', ['--config.batch_sise=3'],
+       ["unknown config field 'batch_sise'", 'batch_size']),
+      ('bad_value', ['--config.batch_size=-1'],
+       ['config.batch_size must be a positive integer, got -1']),
+      ('unparsable_value', ['--config.batch_size=abc'],
+       ['--config.batch_size=abc']),
+      ('bad_choice', ['--config.update_mode=parallel'],
+       ['config.update_mode', 'joint, sequential']),
+      ('unknown_flag', ['--bogus=1'], ["'bogus'"]),
+      ('extra_argument', ['extra'], ['unexpected arguments: extra']),
+  )
+  def test_bad_config(self, args, fragments):
+    result = self._run(f'--config={SMOKE}', f'--workdir={self.workdir}',
+                       *args)
+    self._assert_one_line_error(result, *fragments)
+    self.assertFalse(os.path.exists(self.workdir))
+
+  def test_missing_config_file(self):
+    missing = os.path.join(self.root, 'nope.py')
+    for extra in ([], ['--config.batch_size=3']):
+      result = self._run(f'--config={missing}', f'--workdir={self.workdir}',
+                         *extra)
+      self._assert_one_line_error(result, f'config file not found: {missing}')
+      self.assertFalse(os.path.exists(self.workdir))
+
+  def test_config_file_that_raises(self):
+    broken = os.path.join(self.root, 'broken.py')
+    with open(broken, 'w') as f:
+      f.write('def get_config():\n  return 1 / 0\n')
+    result = self._run(f'--config={broken}', f'--workdir={self.workdir}')
+    self._assert_one_line_error(result, 'ZeroDivisionError')
+
+  def test_missing_workdir_flag(self):
+    self._assert_one_line_error(self._run(f'--config={SMOKE}'), '--workdir')
+
+  def test_missing_config_flag(self):
+    result = self._run(f'--workdir={self.workdir}')
+    self._assert_one_line_error(result, '--config')
+    self.assertFalse(os.path.exists(self.workdir))
+
+  def test_workdir_in_proc(self):
+    result = self._run(f'--config={SMOKE}', '--workdir=/proc/forbidden')
+    self._assert_one_line_error(result, "workdir '/proc/forbidden'")
+
+  def test_workdir_under_a_file(self):
+    blocker = os.path.join(self.root, 'file')
+    with open(blocker, 'w') as f:
+      f.write('x')
+    workdir = os.path.join(blocker, 'new', 'run')
+    result = self._run(f'--config={SMOKE}', f'--workdir={workdir}')
+    self._assert_one_line_error(result, f"workdir '{workdir}'",
+                                'Not a directory')
+    self.assertEqual(os.listdir(self.root), ['file'])
+
+  def test_valid_input_reaches_train_and_evaluate(self):
+    result = self._run(f'--config={SMOKE}', f'--workdir={self.workdir}',
+                       '--config.batch_size=16', fake_train_lib=True)
+    self.assertEqual(result.returncode, 0, result.stderr)
+    self.assertEqual(result.stderr, '')
+    self.assertEqual(result.stdout.splitlines(), [
+        'cartpole swingup: 4000 env steps = 500 agent steps (action repeat '
+        '8); 100 random agent steps first; 2 eval episodes every 2000 env '
+        'steps (250 agent steps)',
+        f'train_and_evaluate cartpole 16 {self.workdir}',
+    ])
+    self.assertTrue(os.path.isdir(self.workdir))
+
+  def test_config_error_from_training_is_one_line(self):
+    result = self._run(f'--config={SMOKE}', f'--workdir={self.workdir}',
+                       '--config.seed=99', fake_train_lib=True)
+    self.assertNotEqual(result.returncode, 0)
+    self.assertEqual(result.stderr.strip(),
+                     'curl_tf: error: seed 99 is unlucky')
+
+
+if __name__ == '__main__':
+  absltest.main()
