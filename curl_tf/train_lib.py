@@ -5,6 +5,7 @@ action repeat), the unit of the paper's tables. The official code logs agent
 steps; we do not.
 """
 
+from concurrent import futures
 import csv
 import os
 import random
@@ -18,6 +19,7 @@ from tf_agents.policies import py_tf_eager_policy
 from tf_agents.specs import tensor_spec
 
 from curl_tf import agent as agent_lib
+from curl_tf import collector as collector_lib
 from curl_tf import config_lib
 from curl_tf import envs
 from curl_tf import replay
@@ -96,7 +98,7 @@ def make_agent(config, env) -> agent_lib.CurlSacAgent:
   return agent
 
 
-def train_and_evaluate(config, workdir: str) -> Dict[str, float]:
+def train_and_evaluate(config, workdir: str) -> Dict[str, object]:
   """Trains CURL-SAC for `config.num_env_steps` environment steps.
 
   Args:
@@ -104,7 +106,10 @@ def train_and_evaluate(config, workdir: str) -> Dict[str, float]:
     workdir: existing, writable directory for eval.csv and TensorBoard.
 
   Returns:
-    The last evaluation row.
+    A summary: 'final_eval' (the last eval.csv row, a dict),
+    'learning_env_steps_per_s' (env steps/s from the first update to the end,
+    evaluations excluded) and 'learner_data_wait_fraction' (share of the
+    learner's time spent waiting for a batch).
   """
   set_seeds(config.seed)
   action_repeat = config.action_repeat
@@ -153,40 +158,38 @@ def train_and_evaluate(config, workdir: str) -> Dict[str, float]:
                  len(returns))
     return row
 
-  time_step = env.reset()
-  writer.start_episode(envs.newest_frame(time_step.observation))
-  episode_return, episode_count = 0.0, 0
+  collector = collector_lib.Collector(env, writer)
+  # The env renders on this thread while the learner steps on the main one
+  # (MuJoCo and TF ops both release the GIL). The action is chosen before
+  # the update, so the order is the official code's: act, update, step.
+  env_thread = futures.ThreadPoolExecutor(1, thread_name_prefix='collector')
+  time_step = collector.reset()
+  episode_count = 0
   next_eval_env_step, next_log_env_step = 0, config.log_every_env_steps
-  data_wait_s, learner_s = 0.0, 0.0
+  data_wait_s, learner_s, eval_s = 0.0, 0.0, 0.0
+  learning_start = None  # (time, env_step, eval_s) at the first update.
   # Latest value of every train metric (actor metrics come every other step).
   metrics = {}
   for agent_step in range(num_agent_steps):
     env_step = agent_step * action_repeat
     if env_step >= next_eval_env_step:
+      eval_start = time.time()
       run_eval(env_step)
+      eval_s += time.time() - eval_start
       next_eval_env_step += config.eval_every_env_steps
 
-    # Collect one agent step.
+    # Act, then step the env in the background.
     if agent_step < config.num_random_agent_steps:
       action = action_rng.uniform(action_spec.minimum, action_spec.maximum,
                                   action_spec.shape).astype(np.float32)
     else:
       action = collect_policy.action(time_step).action
-    time_step = env.step(action)
-    writer.add(action, time_step.reward, time_step.discount,
-               envs.newest_frame(time_step.observation))
-    episode_return += float(time_step.reward)
-    if time_step.is_last():
-      episode_count += 1
-      with summary_writer.as_default(step=env_step + action_repeat):
-        tf.summary.scalar('train/episode_return', episode_return)
-      time_step = env.reset()
-      writer.start_episode(envs.newest_frame(time_step.observation))
-      episode_return = 0.0
+    pending_step = env_thread.submit(collector.step, action)
 
     # One update per agent step once the random steps are done (official).
-    if agent_step + 1 >= config.num_random_agent_steps:
+    if agent_step >= config.num_random_agent_steps:
       if dataset_iterator is None:
+        learning_start = (time.time(), env_step, eval_s)
         dataset_iterator = iter(replay.make_dataset(
             server.address, server.table_name,
             frame_stack=config.frame_stack, batch_size=config.batch_size,
@@ -202,6 +205,12 @@ def train_and_evaluate(config, workdir: str) -> Dict[str, float]:
       data_wait_s += fetched - start
       learner_s += time.time() - start
 
+    time_step, finished_return = pending_step.result()
+    if finished_return is not None:
+      episode_count += 1
+      with summary_writer.as_default(step=env_step + action_repeat):
+        tf.summary.scalar('train/episode_return', finished_return)
+
     env_step = (agent_step + 1) * action_repeat
     if env_step >= next_log_env_step:
       next_log_env_step += config.log_every_env_steps
@@ -216,8 +225,19 @@ def train_and_evaluate(config, workdir: str) -> Dict[str, float]:
         tf.summary.scalar('train/episodes', episode_count)
       logging.info('%s', progress.line(env_step, steps_per_s))
 
-  last_eval = run_eval(num_agent_steps * action_repeat)
+  learning_end = time.time()
+  final_env_step = num_agent_steps * action_repeat
+  final_eval = run_eval(final_env_step)
   summary_writer.flush()
+  env_thread.shutdown()
   writer.close()
   server.close()
-  return last_eval
+  summary = {'final_eval': final_eval,
+             'learner_data_wait_fraction': data_wait_s / max(learner_s, 1e-9)}
+  if learning_start is not None:
+    start_time, start_env_step, start_eval_s = learning_start
+    summary['learning_env_steps_per_s'] = (
+        (final_env_step - start_env_step) /
+        (learning_end - start_time - (eval_s - start_eval_s)))
+  logging.info('done: %s', summary)
+  return summary

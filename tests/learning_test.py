@@ -44,7 +44,8 @@ class LearningTest(tf.test.TestCase):
     random_returns = train_lib.evaluate(eval_env, random_policy,
                                         _NUM_EVAL_EPISODES)
 
-    final = train_lib.train_and_evaluate(config, tempfile.mkdtemp())
+    final = train_lib.train_and_evaluate(config,
+                                         tempfile.mkdtemp())['final_eval']
     print(f'random policy: {np.mean(random_returns):.1f} '
           f'(max {np.max(random_returns):.1f}); '
           f'CURL after {config.num_env_steps} env steps: '

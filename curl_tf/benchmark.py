@@ -1,0 +1,657 @@
+r"""Measures what makes CURL-SAC fast or slow on this machine, against targets.
+
+  python -m curl_tf.benchmark            # a table: value, unit, target, pass
+  python -m curl_tf.benchmark --json     # the same as one JSON line, last
+  python -m curl_tf.benchmark --quick    # tiny budgets (~2 min), for tests
+  python -m curl_tf.benchmark --only=train_step,encoder
+
+Measurements (each a function returning a dict; `--only` picks them):
+
+* train_step: median ms of the compiled joint train step at batch 128 and
+  512, and of the sequential step at 128, on a fixed synthetic batch.
+* encoder: the encoder's forward FLOPs per image, counted from its layer
+  shapes, and its measured FLOP rate; together they give the FLOP floor of a
+  joint step (`flop_limit_ms`).
+* replay: Reverb memory per stored transition (process RSS growth over real
+  rendered frames) and batches/s and CPU cores of the Reverb -> tf.data
+  pipeline on that table.
+* collect: env steps/s of the collecting actor alone.
+* train_loop: env steps/s of the whole single-process loop while learning,
+  and the share of learner time spent waiting for data.
+
+Every timing forces completion by reading a value back (`float(...)` or
+`.numpy()`), so asynchronous execution cannot flatter it. Other processes
+on the machine slow everything down; the load average at start and end is
+reported to show it.
+"""
+
+import dataclasses
+import datetime
+import gc
+import json
+import os
+import platform
+import tempfile
+import time
+from typing import Callable, Dict, List, Optional, Sequence
+
+# Set before anything imports dm_control (which picks its GL backend then)
+# or TensorFlow (whose C++ INFO lines would bury the table).
+os.environ.setdefault('MUJOCO_GL', 'egl')
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
+from absl import app
+from absl import flags
+import numpy as np
+import psutil
+import tensorflow as tf
+from tf_agents.policies import py_tf_eager_policy
+
+from curl_tf import agent as agent_lib
+from curl_tf import config_lib
+from curl_tf import envs
+from curl_tf import networks
+from curl_tf import replay
+from curl_tf import train_lib
+# pylint: enable=g-import-not-at-top,wrong-import-position
+
+_JSON = flags.DEFINE_bool('json', False,
+                          'Print one JSON object (the last line) instead of '
+                          'a table.')
+_QUICK = flags.DEFINE_bool('quick', False,
+                           'Tiny budgets (~2 minutes): checks the benchmark '
+                           'runs, not the machine.')
+_ONLY = flags.DEFINE_list('only', None,
+                          'Measurements to run (default all): '
+                          'train_step, encoder, replay, collect, train_loop.')
+
+_DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), 'configs', 'default.py')
+
+# The official PyTorch code's update at batch 128 on this machine, in ms. A
+# figure given to us, not measured by this benchmark.
+OFFICIAL_UPDATE_MS_B128 = 3000.0
+
+# Encoder forward passes per image in the cheapest possible joint step:
+# forward + backward through the anchor (~3 forward passes: the backward
+# computes gradients for both activations and weights), plus no-gradient
+# forwards of next_obs through the online and the target encoder and of the
+# positive through the target encoder.
+JOINT_STEP_ENCODER_PASSES = 6
+
+GIB = 2**30
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+  """How much each measurement runs.
+
+  Attributes:
+    warmup_steps: train steps before timing: the first two trace the step
+      (with and without the actor/target update), the rest settle.
+    b128_steps: timed joint steps at batch 128 (even: actor/target updates
+      come every 2nd step, so both kinds of step count equally).
+    b512_steps: timed joint steps at batch 512 (even).
+    sequential_steps: timed sequential steps at batch 128 (even).
+    encoder_reps: timed encoder forward passes.
+    transitions: real rendered transitions put in replay.
+    pipeline_batches: timed batches out of the tf.data pipeline.
+    collect_steps: timed agent steps of the collecting actor.
+    loop_random_steps: random agent steps before the loop starts learning.
+    loop_learning_steps: learning agent steps of the training loop.
+  """
+  warmup_steps: int
+  b128_steps: int
+  b512_steps: int
+  sequential_steps: int
+  encoder_reps: int
+  transitions: int
+  pipeline_batches: int
+  collect_steps: int
+  loop_random_steps: int
+  loop_learning_steps: int
+
+
+FULL = Budget(warmup_steps=4, b128_steps=20, b512_steps=6,
+              sequential_steps=10, encoder_reps=10, transitions=10_000,
+              pipeline_batches=100, collect_steps=200, loop_random_steps=100,
+              loop_learning_steps=176)
+QUICK = Budget(warmup_steps=2, b128_steps=4, b512_steps=2,
+               sequential_steps=2, encoder_reps=3, transitions=600,
+               pipeline_batches=5, collect_steps=20, loop_random_steps=20,
+               loop_learning_steps=10)
+
+
+def default_config(**overrides):
+  """configs/default.py (the official architecture, Table 3) + overrides."""
+  config = config_lib.load_config_file(_DEFAULT_CONFIG)
+  config.update(overrides)
+  return config
+
+
+# --- Arithmetic ----------------------------------------------------------------
+
+
+def encoder_forward_flops(encoder: networks.PixelEncoder,
+                          crop_size: int, channels: int) -> int:
+  """FLOPs of one encoder forward pass on one image, from the layer shapes.
+
+  Counts multiply-adds as 2 FLOPs in the convolutions and the head's dense
+  layers; biases, ReLUs and the LayerNorm (under 0.5% together) are left out.
+
+  Args:
+    encoder: the encoder; built here if it is not yet.
+    crop_size: side of the (square) input crop.
+    channels: input channels (3 x frame_stack).
+
+  Returns:
+    FLOPs per image.
+  """
+  x = tf.zeros([1, crop_size, crop_size, channels], tf.float32)
+  flops = 0
+  for conv in encoder.trunk.convs:
+    x = conv(x)  # Builds the layer and gives its output shape.
+    kernel_h, kernel_w, in_channels, _ = conv.kernel.shape
+    # One multiply-add per output value and kernel tap.
+    flops += 2 * int(np.prod(x.shape[1:])) * kernel_h * kernel_w * in_channels
+  features = int(np.prod(x.shape[1:]))
+  encoder.head(tf.zeros([1, features]))  # Builds the head's layers.
+  for dense in encoder.head.projection.layers:
+    flops += 2 * int(np.prod(dense.kernel.shape))
+  return flops
+
+
+def flop_limit_ms(batch_size: int, flops_per_image: float,
+                  flops_per_s: float,
+                  passes: int = JOINT_STEP_ENCODER_PASSES) -> float:
+  """The floor of a joint train step: its encoder passes at the encoder's rate.
+
+  Args:
+    batch_size: images per batch.
+    flops_per_image: FLOPs of one encoder forward pass on one image.
+    flops_per_s: measured encoder FLOP rate.
+    passes: encoder forward-pass equivalents per image in one step.
+
+  Returns:
+    Milliseconds.
+  """
+  return 1000.0 * passes * batch_size * flops_per_image / flops_per_s
+
+
+def _median_and_mean_ms(seconds: Sequence[float]):
+  ms = 1000.0 * np.asarray(seconds)
+  return float(np.median(ms)), float(np.mean(ms))
+
+
+def _time_calls(fn: Callable[[], object], count: int) -> List[float]:
+  """Seconds of each of `count` calls of `fn` (which must block)."""
+  seconds = []
+  for _ in range(count):
+    start = time.perf_counter()
+    fn()
+    seconds.append(time.perf_counter() - start)
+  return seconds
+
+
+def _rss() -> int:
+  gc.collect()
+  return psutil.Process().memory_info().rss
+
+
+def _cpu_seconds() -> float:
+  # All threads of this process: tf.data's, Reverb's server and client.
+  times = psutil.Process().cpu_times()
+  return times.user + times.system
+
+
+# --- Measurements ---------------------------------------------------------------
+
+
+def _synthetic_batch(batch_size: int, config, action_dim: int, seed: int = 0):
+  """A fixed training batch of random crops, as replay.make_dataset yields."""
+  rng = np.random.default_rng(seed)
+  shape = (batch_size, config.crop_size, config.crop_size,
+           3 * config.frame_stack)
+
+  def pixels():
+    return tf.constant(rng.integers(0, 256, shape, dtype=np.uint8))
+
+  return {
+      'obs': pixels(), 'next_obs': pixels(), 'pos': pixels(),
+      'action': tf.constant(
+          rng.uniform(-1, 1, (batch_size, action_dim)).astype(np.float32)),
+      'reward': tf.constant(rng.uniform(0, 1, batch_size).astype(np.float32)),
+      'discount': tf.ones([batch_size]),
+  }
+
+
+def time_train_step(config, batch_size: int, num_steps: int,
+                    warmup_steps: int):
+  """Median and mean ms of `agent.train(batch)` on one fixed batch.
+
+  Args:
+    config: agent config (update_mode selects the step).
+    batch_size: batch size.
+    num_steps: timed steps; even, so steps with and without the actor and
+      target updates count equally.
+    warmup_steps: untimed steps first (tracing happens here).
+
+  Returns:
+    (median_ms, mean_ms).
+  """
+  env = envs.make_environment(config, seed=config.seed)
+  agent = train_lib.make_agent(config, env)
+  batch = _synthetic_batch(batch_size, config,
+                           int(np.prod(env.action_spec().shape)))
+
+  def step():
+    # Reading a metric waits for the whole step.
+    float(agent.train(batch).extra['critic_loss'])
+
+  _time_calls(step, warmup_steps)
+  return _median_and_mean_ms(_time_calls(step, num_steps))
+
+
+def measure_train_step(budget: Budget) -> Dict[str, float]:
+  """Joint step at batch 128 and 512, sequential step at 128."""
+  results = {}
+  for name, batch_size, mode, steps in (
+      ('train_step_ms_b128', 128, 'joint', budget.b128_steps),
+      ('train_step_ms_b512', 512, 'joint', budget.b512_steps),
+      ('train_step_ms_b128_sequential', 128, 'sequential',
+       budget.sequential_steps)):
+    median, mean = time_train_step(
+        default_config(update_mode=mode), batch_size, steps,
+        budget.warmup_steps)
+    results[name] = median
+    results[name + '_mean'] = mean
+    gc.collect()
+  return results
+
+
+def measure_encoder(budget: Budget, batch_size: int = 128) -> Dict[str, float]:
+  """Encoder FLOPs per image, its FLOP rate, and the joint step's FLOP floor.
+
+  Args:
+    budget: how many forward passes to time.
+    batch_size: batch of the timed forward pass (and of the floor).
+
+  Returns:
+    'encoder_mflop_per_image', 'encoder_forward_ms_b128',
+    'encoder_gflops_per_s', 'flop_limit_ms_b128'.
+  """
+  config = default_config()
+  encoder = networks.make_encoder(config)
+  channels = 3 * config.frame_stack
+  flops_per_image = encoder_forward_flops(encoder, config.crop_size, channels)
+  # Compiled like the train step, so the rate is the one the step can reach.
+  forward = tf.function(encoder, jit_compile=config.jit_compile)
+  pixels = tf.constant(np.random.default_rng(0).integers(
+      0, 256, (batch_size, config.crop_size, config.crop_size, channels),
+      dtype=np.uint8))
+  _time_calls(lambda: forward(pixels).numpy(), 3)  # Trace and settle.
+  forward_ms, _ = _median_and_mean_ms(
+      _time_calls(lambda: forward(pixels).numpy(), budget.encoder_reps))
+  flops_per_s = batch_size * flops_per_image / (forward_ms / 1000.0)
+  return {
+      'encoder_mflop_per_image': flops_per_image / 1e6,
+      'encoder_forward_ms_b128': forward_ms,
+      'encoder_gflops_per_s': flops_per_s / 1e9,
+      'flop_limit_ms_b128': flop_limit_ms(batch_size, flops_per_image,
+                                          flops_per_s),
+  }
+
+
+@dataclasses.dataclass
+class Transitions:
+  """Rendered episodes, flat: row i is a reset frame or a step's result.
+
+  Attributes:
+    frames: uint8 [N, H, W, 3].
+    first: bool [N], True where the row starts an episode (reset frame).
+    actions: float32 [N, A] (zeros on reset rows).
+    rewards: float32 [N].
+    discounts: float32 [N].
+  """
+  frames: np.ndarray
+  first: np.ndarray
+  actions: np.ndarray
+  rewards: np.ndarray
+  discounts: np.ndarray
+
+  @property
+  def num_transitions(self) -> int:
+    return int(np.sum(~self.first))
+
+
+def render_transitions(config, num_transitions: int,
+                       seed: int = 0) -> Transitions:
+  """Renders `num_transitions` real transitions with uniform random actions.
+
+  Args:
+    config: environment config.
+    num_transitions: agent steps to take (resets are extra rows).
+    seed: environment and action seed.
+
+  Returns:
+    The transitions, in preallocated arrays (so their memory is all
+    resident before anything is measured against it).
+  """
+  env = envs.make_environment(config, seed=seed)
+  spec = env.action_spec()
+  rng = np.random.default_rng(seed)
+  # An upper bound on the rows: every episode adds one reset row.
+  max_rows = num_transitions + num_transitions // 10 + 2
+  frame_shape = (config.image_size, config.image_size, envs.FRAME_CHANNELS)
+  frames = np.zeros((max_rows,) + frame_shape, np.uint8)
+  first = np.zeros(max_rows, bool)
+  actions = np.zeros((max_rows,) + spec.shape, np.float32)
+  rewards = np.zeros(max_rows, np.float32)
+  discounts = np.ones(max_rows, np.float32)
+  row, steps, time_step = 0, 0, None
+  while steps < num_transitions:
+    if time_step is None or time_step.is_last():
+      time_step = env.reset()
+      first[row] = True
+    else:
+      actions[row] = rng.uniform(spec.minimum, spec.maximum, spec.shape)
+      time_step = env.step(actions[row])
+      rewards[row], discounts[row] = time_step.reward, time_step.discount
+      steps += 1
+    frames[row] = envs.newest_frame(time_step.observation)
+    row += 1
+  env.close()
+  return Transitions(frames[:row], first[:row], actions[:row], rewards[:row],
+                     discounts[:row])
+
+
+def insert_transitions(transitions: Transitions, writer: replay.ReplayWriter):
+  """Writes the transitions as the training loop does, then closes."""
+  for i in range(len(transitions.frames)):
+    if transitions.first[i]:
+      writer.start_episode(transitions.frames[i])
+    else:
+      writer.add(transitions.actions[i], transitions.rewards[i],
+                 transitions.discounts[i], transitions.frames[i])
+  writer.close()
+
+
+def measure_pipeline(server: replay.ReplayServer, config, batch_size: int,
+                     num_batches: int) -> Dict[str, float]:
+  """Batches/s and CPU cores of replay.make_dataset, learner not running."""
+  dataset = replay.make_dataset(
+      server.address, server.table_name, frame_stack=config.frame_stack,
+      batch_size=batch_size, crop_size=config.crop_size, seed=config.seed,
+      prefetch_batches=config.prefetch_batches)
+  iterator = iter(dataset)
+
+  def next_batch():
+    # Reading a value waits for the batch itself, not just its handle.
+    next(iterator)['reward'].numpy()
+
+  _time_calls(next_batch, 3)  # Starts the readers and tf.data's threads.
+  cpu_start, start = _cpu_seconds(), time.perf_counter()
+  _time_calls(next_batch, num_batches)
+  wall = time.perf_counter() - start
+  cpu = _cpu_seconds() - cpu_start
+  return {f'pipeline_batches_per_s_b{batch_size}': num_batches / wall,
+          f'pipeline_cpu_cores_b{batch_size}': cpu / wall}
+
+
+def measure_replay(budget: Budget) -> Dict[str, float]:
+  """Replay memory per transition, and the pipeline on that table.
+
+  Frames are rendered first into one numpy array, so the renderer's memory
+  is not counted; a fresh server then receives them through ReplayWriter and
+  the growth of this process's RSS (the server is in-process) over the
+  inserts is the replay's memory.
+
+  Returns:
+    'replay_bytes_per_transition', 'replay_baseline_rss_gb',
+    'replay_rss_gb_100k_estimate', 'replay_transitions', and the pipeline's
+    batches/s and CPU cores at batch 128.
+  """
+  config = default_config()
+  transitions = render_transitions(config, budget.transitions)
+  count = transitions.num_transitions
+  server = replay.make_replay_server(
+      config, action_dim=transitions.actions.shape[-1])
+  try:
+    writer = replay.ReplayWriter(server.address, server.table_name,
+                                 config.frame_stack)
+    rss_before = _rss()
+    insert_transitions(transitions, writer)
+    rss_after = _rss()
+    if replay.table_size(server.address, server.table_name) != count:
+      raise RuntimeError('not every transition reached the table')
+    bytes_per_transition = (rss_after - rss_before) / count
+    # A training process holds what this one held before the inserts (TF,
+    # a renderer and, after the train_step measurement, an agent that has
+    # stepped at batch 512) minus the pre-rendered frames, which a training
+    # run does not keep. Conservative: freed agents and batches of earlier
+    # measurements stay in RSS too (malloc rarely returns memory).
+    baseline = rss_before - transitions.frames.nbytes
+    results = {
+        'replay_transitions': count,
+        'replay_bytes_per_transition': bytes_per_transition,
+        'replay_baseline_rss_gb': baseline / GIB,
+        'replay_rss_gb_100k_estimate':
+            (baseline + 100_000 * bytes_per_transition) / GIB,
+    }
+    del transitions
+    results.update(measure_pipeline(server, config, 128,
+                                    budget.pipeline_batches))
+  finally:
+    server.close()
+  return results
+
+
+def measure_collect(budget: Budget, warmup_steps: int = 5) -> Dict[str, float]:
+  """Env steps/s of the collecting actor alone: render, act, insert."""
+  config = default_config()
+  env = envs.make_environment(config, seed=config.seed)
+  agent = train_lib.make_agent(config, env)
+  policy = py_tf_eager_policy.PyTFEagerPolicy(agent.collect_policy,
+                                              use_tf_function=True)
+  server = replay.make_replay_server(
+      default_config(replay_capacity=10_000),
+      action_dim=int(np.prod(env.action_spec().shape)))
+  writer = replay.ReplayWriter(server.address, server.table_name,
+                               config.frame_stack)
+  time_step = None
+
+  def agent_step():
+    nonlocal time_step
+    if time_step is None or time_step.is_last():
+      time_step = env.reset()
+      writer.start_episode(envs.newest_frame(time_step.observation))
+    action = policy.action(time_step).action
+    time_step = env.step(action)
+    writer.add(action, time_step.reward, time_step.discount,
+               envs.newest_frame(time_step.observation))
+
+  try:
+    _time_calls(agent_step, warmup_steps)  # Traces the policy.
+    seconds = sum(_time_calls(agent_step, budget.collect_steps))
+  finally:
+    writer.close()
+    server.close()
+  return {'env_steps_per_s':
+              budget.collect_steps * config.action_repeat / seconds}
+
+
+def measure_train_loop(budget: Budget) -> Dict[str, float]:
+  """train_lib.train_and_evaluate on cartpole swingup, a small budget.
+
+  Batch 128, one evaluation episode at the start and the end only; the rate
+  is train_lib's own, over the learning steps, evaluations excluded.
+  """
+  probe = default_config()
+  num_agent_steps = budget.loop_random_steps + budget.loop_learning_steps
+  num_env_steps = config_lib.agent_to_env_steps(num_agent_steps,
+                                                probe.action_repeat)
+  config = default_config(
+      batch_size=128, num_random_agent_steps=budget.loop_random_steps,
+      num_env_steps=num_env_steps, eval_every_env_steps=num_env_steps,
+      log_every_env_steps=num_env_steps, num_eval_episodes=1)
+  config_lib.validate_config(config)
+  with tempfile.TemporaryDirectory() as workdir:
+    summary = train_lib.train_and_evaluate(config, workdir)
+  return {
+      'train_loop_env_steps_per_s': float(
+          summary['learning_env_steps_per_s']),
+      'learner_data_wait_fraction': float(
+          summary['learner_data_wait_fraction']),
+  }
+
+
+MEASUREMENTS = {
+    'train_step': measure_train_step,
+    'encoder': measure_encoder,
+    'replay': measure_replay,
+    'collect': measure_collect,
+    'train_loop': measure_train_loop,
+}
+
+
+# --- Targets and report --------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+  """One line of the table: a result, its unit, and its target if any."""
+  key: str
+  unit: str
+  target: str = ''
+  passes: Optional[Callable[[Dict[str, float]], bool]] = None
+
+
+ROWS = (
+    Row('train_step_ms_b128', 'ms', '<= 1.2 x flop_limit_ms_b128',
+        lambda r: r['train_step_ms_b128'] <= 1.2 * r['flop_limit_ms_b128']),
+    Row('train_step_ms_b128_mean', 'ms'),
+    Row('flop_limit_ms_b128', 'ms'),
+    Row('train_step_ms_b512', 'ms'),
+    Row('train_step_ms_b512_mean', 'ms'),
+    Row('train_step_ms_b128_sequential', 'ms',
+        f'<= {OFFICIAL_UPDATE_MS_B128 / 2.5:.0f} (official / 2.5)',
+        lambda r: (r['train_step_ms_b128_sequential'] <=
+                   OFFICIAL_UPDATE_MS_B128 / 2.5)),
+    Row('train_step_ms_b128_sequential_mean', 'ms'),
+    Row('official_update_ms_b128', 'ms (quoted, not measured)'),
+    Row('speedup_joint_vs_official', 'x'),
+    Row('speedup_sequential_vs_official', 'x'),
+    Row('encoder_mflop_per_image', 'MFLOP'),
+    Row('encoder_forward_ms_b128', 'ms'),
+    Row('encoder_gflops_per_s', 'GFLOP/s'),
+    Row('replay_transitions', 'transitions'),
+    Row('replay_bytes_per_transition', 'bytes', '<= 30000',
+        lambda r: r['replay_bytes_per_transition'] <= 30_000),
+    Row('replay_baseline_rss_gb', 'GiB'),
+    Row('replay_rss_gb_100k_estimate', 'GiB', '<= 4',
+        lambda r: r['replay_rss_gb_100k_estimate'] <= 4.0),
+    Row('pipeline_batches_per_s_b128', 'batches/s', '>= 10',
+        lambda r: r['pipeline_batches_per_s_b128'] >= 10.0),
+    Row('pipeline_cpu_cores_b128', 'cores', '<= 1',
+        lambda r: r['pipeline_cpu_cores_b128'] <= 1.0),
+    Row('env_steps_per_s', 'env steps/s'),
+    Row('train_loop_env_steps_per_s', 'env steps/s'),
+    Row('learner_data_wait_fraction', 'fraction', '< 0.05',
+        lambda r: r['learner_data_wait_fraction'] < 0.05),
+)
+
+
+def check_targets(results: Dict[str, float]) -> Dict[str, bool]:
+  """pass/fail of every target whose inputs were measured."""
+  checks = {}
+  for row in ROWS:
+    if row.passes is None:
+      continue
+    try:
+      checks[row.key] = bool(row.passes(results))
+    except KeyError:
+      pass  # Not measured in this run (--only).
+  return checks
+
+
+def machine() -> Dict[str, object]:
+  return {'platform': platform.platform(), 'cpu_count': os.cpu_count(),
+          'tensorflow': tf.__version__, 'python': platform.python_version()}
+
+
+def run(quick: bool = False,
+        only: Optional[Sequence[str]] = None) -> Dict[str, object]:
+  """Runs the measurements and returns every result in one dict.
+
+  Args:
+    quick: tiny budgets, to check the benchmark runs.
+    only: names from MEASUREMENTS to run; None runs all.
+
+  Returns:
+    Measured values, 'official_update_ms_b128', speedups, 'checks'
+    (target -> pass), and the date, machine and load averages.
+  """
+  names = list(MEASUREMENTS) if only is None else list(only)
+  unknown = set(names) - set(MEASUREMENTS)
+  if unknown:
+    raise ValueError(f'unknown measurement(s) {sorted(unknown)}; choose from '
+                     f'{list(MEASUREMENTS)}')
+  budget = QUICK if quick else FULL
+  results = {'date': datetime.datetime.now().isoformat(timespec='seconds'),
+             'machine': machine(), 'quick': quick,
+             # Other processes slow every timing: the 1-minute load average
+             # shows how busy the machine was.
+             'load_average_1m_start': os.getloadavg()[0]}
+  start = time.time()
+  for name in names:
+    results.update(MEASUREMENTS[name](budget))
+  results['official_update_ms_b128'] = OFFICIAL_UPDATE_MS_B128
+  for mode, key in (('joint', 'train_step_ms_b128'),
+                    ('sequential', 'train_step_ms_b128_sequential')):
+    if key in results:
+      results[f'speedup_{mode}_vs_official'] = (
+          OFFICIAL_UPDATE_MS_B128 / results[key])
+  results['load_average_1m_end'] = os.getloadavg()[0]
+  results['wall_time_s'] = time.time() - start
+  results['checks'] = check_targets(results)
+  return results
+
+
+def format_table(results: Dict[str, object]) -> str:
+  """The results as an aligned text table with pass/fail per target."""
+  checks = results.get('checks', {})
+  lines = [f'{"name":<36} {"value":>12}  {"unit":<26} {"target":<30} result']
+  for row in ROWS:
+    if row.key not in results:
+      continue
+    verdict = ''
+    if row.key in checks:
+      verdict = 'PASS' if checks[row.key] else 'FAIL'
+    value = results[row.key]
+    text = f'{value:,.0f}' if abs(value) >= 1000 else f'{value:.4g}'
+    lines.append(f'{row.key:<36} {text:>12}  {row.unit:<26} '
+                 f'{row.target:<30} {verdict}')
+  lines.append(f'date {results["date"]}, {results["machine"]}, '
+               f'load average {results["load_average_1m_start"]:.2f} -> '
+               f'{results["load_average_1m_end"]:.2f}, '
+               f'{results["wall_time_s"]:.0f} s')
+  return '\n'.join(lines)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+  # Each timed agent traces its own step, and TF counts traces per Python
+  # method across agents, so its "excessive retracing" warning is spurious
+  # here.
+  tf.get_logger().setLevel('ERROR')
+  results = run(quick=_QUICK.value, only=_ONLY.value)
+  if _JSON.value:
+    print(json.dumps(results, sort_keys=True))
+  else:
+    print(format_table(results))
+
+
+if __name__ == '__main__':
+  app.run(main)
