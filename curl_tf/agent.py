@@ -140,12 +140,38 @@ class CurlSacAgent(sac_agent.SacAgent):
   def _alpha(self) -> tf.Tensor:
     return tf.exp(self._log_alpha)
 
-  def _td_target(self, next_features_target: tf.Tensor,
-                 next_conv: tf.Tensor, batch: Batch) -> tf.Tensor:
-    """r + gamma * d * (min_i Q'_i(s', a') - alpha log pi(a'|s')), a' ~ pi."""
+  def noise_seeds(self, step: tf.Tensor):
+    """Stateless seeds of the policy noise at train step `step`.
+
+    Seeding the noise from (config.seed, step) makes a step reproducible and
+    lets a test replay it exactly.
+
+    Returns:
+      (seed for a' ~ pi(.|s') in the TD target, seed for a ~ pi(.|s) in the
+      actor loss), each shape [2].
+    """
+    base = tf.stack([tf.constant(self._config.seed, tf.int64),
+                     tf.cast(step, tf.int64)])
+    next_seed, actor_seed = tf.unstack(
+        tf.random.experimental.stateless_split(base, 2))
+    return next_seed, actor_seed
+
+  def td_target(self, next_features_target: tf.Tensor, next_conv: tf.Tensor,
+                batch: Batch, seed: tf.Tensor) -> tf.Tensor:
+    """r + gamma * d * (min_i Q'_i(s', a') - alpha log pi(a'|s')), a' ~ pi.
+
+    Args:
+      next_features_target: target-encoder features of next_obs.
+      next_conv: online conv features of next_obs (the actor's input).
+      batch: the training batch.
+      seed: stateless seed of the noise of a'.
+
+    Returns:
+      The TD target [B], with no gradient.
+    """
     nets = self.networks
     next_action, next_log_prob = networks.sample_tanh_gaussian(
-        *nets.actor.mean_and_log_std(next_conv))
+        *nets.actor.mean_and_log_std(next_conv), seed=seed)
     target_q = tf.minimum(
         nets.target_critic_1.q_from_features(next_features_target,
                                              next_action),
@@ -157,35 +183,38 @@ class CurlSacAgent(sac_agent.SacAgent):
     # Semi-gradient TD: no gradient through the target.
     return tf.stop_gradient(target)
 
-  def _critic_loss(self, features: tf.Tensor, batch: Batch,
-                   td_target: tf.Tensor):
+  def critic_loss(self, features: tf.Tensor, batch: Batch,
+                  td_target: tf.Tensor):
+    """Sum of both Q heads' MSE to the TD target (official code); metrics."""
     nets = self.networks
     q1 = nets.critic_1.q_from_features(features, batch['action'])
     q2 = nets.critic_2.q_from_features(features, batch['action'])
-    # Sum of the two MSEs, as in the official code.
     loss = (tf.reduce_mean(tf.square(q1 - td_target)) +
             tf.reduce_mean(tf.square(q2 - td_target)))
     return loss, {'critic_loss': loss, 'q1_mean': tf.reduce_mean(q1),
                   'q2_mean': tf.reduce_mean(q2),
                   'td_target_mean': tf.reduce_mean(td_target)}
 
-  def _curl_loss(self, queries: tf.Tensor, keys: tf.Tensor):
+  def curl_loss(self, queries: tf.Tensor, keys: tf.Tensor):
+    """InfoNCE of queries against momentum-encoder keys; metrics."""
     # Keys come from the momentum encoder and get no gradient (MoCo).
     logits = self.bilinear.logits(queries, tf.stop_gradient(keys))
     loss = contrastive.info_nce_loss(logits)
     return loss, {'curl_loss': loss,
                   'curl_accuracy': contrastive.top1_accuracy(logits)}
 
-  def _actor_and_alpha_update(self, conv: tf.Tensor,
-                              critic_features: tf.Tensor) -> Metrics:
-    """One actor step and one alpha step.
+  def actor_and_alpha_gradients(self, conv: tf.Tensor,
+                                critic_features: tf.Tensor, seed: tf.Tensor):
+    """Gradients of the actor loss (actor variables) and alpha loss.
 
     Args:
       conv: conv features of the anchor crop.
       critic_features: critic encoder features of the same crop.
+      seed: stateless seed of the noise of a ~ pi(.|s).
 
     Returns:
-      Actor and alpha metrics.
+      (actor gradients aligned with `networks.actor_variables()`, the
+      gradient of log alpha, metrics).
     """
     nets = self.networks
     # The actor loss trains neither the conv layers nor the critic's head:
@@ -194,25 +223,29 @@ class CurlSacAgent(sac_agent.SacAgent):
     conv = tf.stop_gradient(conv)
     critic_features = tf.stop_gradient(critic_features)
     alpha = self._alpha()
+    actor_variables = nets.actor_variables()
     with tf.GradientTape() as actor_tape:
       actions, log_prob = networks.sample_tanh_gaussian(
-          *nets.actor.mean_and_log_std(conv))
+          *nets.actor.mean_and_log_std(conv), seed=seed)
       q = tf.minimum(nets.critic_1.q_from_features(critic_features, actions),
                      nets.critic_2.q_from_features(critic_features, actions))
       # alpha is a constant in the actor loss.
       actor_loss = tf.reduce_mean(tf.stop_gradient(alpha) * log_prob - q)
-    actor_variables = nets.actor_variables()
-    self.actor_optimizer.apply_gradients(
-        zip(actor_tape.gradient(actor_loss, actor_variables),
-            actor_variables))
+    actor_gradients = actor_tape.gradient(actor_loss, actor_variables)
     with tf.GradientTape() as alpha_tape:
       # The entropy error is a constant: this loss only moves log alpha.
       entropy_error = tf.stop_gradient(-log_prob - self._target_entropy)
       alpha_loss = tf.reduce_mean(tf.exp(self._log_alpha) * entropy_error)
+    alpha_gradient = alpha_tape.gradient(alpha_loss, self._log_alpha)
+    return actor_gradients, alpha_gradient, {
+        'actor_loss': actor_loss, 'alpha_loss': alpha_loss,
+        'entropy': -tf.reduce_mean(log_prob)}
+
+  def _apply_actor_and_alpha(self, actor_gradients, alpha_gradient) -> None:
+    self.actor_optimizer.apply_gradients(
+        zip(actor_gradients, self.networks.actor_variables()))
     self.alpha_optimizer.apply_gradients(
-        [(alpha_tape.gradient(alpha_loss, self._log_alpha), self._log_alpha)])
-    return {'actor_loss': actor_loss, 'alpha_loss': alpha_loss,
-            'entropy': -tf.reduce_mean(log_prob)}
+        [(alpha_gradient, self._log_alpha)])
 
   def _finish_step(self, metrics: Metrics, batch: Batch,
                    update_targets: bool) -> Metrics:
@@ -225,15 +258,23 @@ class CurlSacAgent(sac_agent.SacAgent):
 
   # --- The two train steps --------------------------------------------------
 
-  def _joint_step(self, batch: Batch, update_actor: bool,
-                  update_targets: bool) -> Metrics:
-    """Critic + contrastive in one Adam step; actor/alpha from the same params.
+  def joint_gradients(self, batch: Batch, update_actor: bool):
+    """All gradients of one joint step, from the current parameters.
 
     Conv passes per image: anchor forward and backward, one online forward of
     next_obs (for a'), and one target forward of next_obs and pos, fused into
     a single 2B batch because they share weights.
+
+    Args:
+      batch: the training batch.
+      update_actor: whether to compute the actor and alpha gradients.
+
+    Returns:
+      (gradients aligned with `critic_curl_variables()`, (actor gradients,
+      alpha gradient) or None, metrics).
     """
     nets = self.networks
+    next_seed, actor_seed = self.noise_seeds(self.train_step_counter)
     batch_size = tf.shape(batch['obs'])[0]
     # No-gradient forwards: the TD target and the contrastive keys.
     next_conv = nets.encoder.trunk(batch['next_obs'])
@@ -241,32 +282,49 @@ class CurlSacAgent(sac_agent.SacAgent):
         tf.concat([batch['next_obs'], batch['pos']], axis=0))
     next_features_target = target_features[:batch_size]
     keys = target_features[batch_size:]
-    td_target = self._td_target(next_features_target, next_conv, batch)
+    td_target = self.td_target(next_features_target, next_conv, batch,
+                               next_seed)
 
-    variables = self.critic_curl_variables()
     with tf.GradientTape() as tape:
       conv = nets.encoder.trunk(batch['obs'])
+      # The anchor's features serve both losses: one encoder pass.
       features = nets.encoder.head(conv)
-      critic_loss, metrics = self._critic_loss(features, batch, td_target)
-      curl_loss, curl_metrics = self._curl_loss(features, keys)
+      critic_loss, metrics = self.critic_loss(features, batch, td_target)
+      curl_loss, curl_metrics = self.curl_loss(features, keys)
       total_loss = critic_loss + curl_loss
     metrics.update(curl_metrics)
-    gradients = tape.gradient(total_loss, variables)
+    gradients = tape.gradient(total_loss, self.critic_curl_variables())
+    actor_and_alpha = None
     if update_actor:
-      metrics.update(self._actor_and_alpha_update(conv, features))
-    self.critic_optimizer.apply_gradients(zip(gradients, variables))
+      # The anchor's conv features, reused (detached) for the actor.
+      actor_gradients, alpha_gradient, actor_metrics = (
+          self.actor_and_alpha_gradients(conv, features, actor_seed))
+      actor_and_alpha = (actor_gradients, alpha_gradient)
+      metrics.update(actor_metrics)
+    return gradients, actor_and_alpha, metrics
+
+  def _joint_step(self, batch: Batch, update_actor: bool,
+                  update_targets: bool) -> Metrics:
+    """Critic + contrastive in one Adam step; actor/alpha from the same params."""
+    gradients, actor_and_alpha, metrics = self.joint_gradients(
+        batch, update_actor)
+    if actor_and_alpha is not None:
+      self._apply_actor_and_alpha(*actor_and_alpha)
+    self.critic_optimizer.apply_gradients(
+        zip(gradients, self.critic_curl_variables()))
     return self._finish_step(metrics, batch, update_targets)
 
   def _sequential_step(self, batch: Batch, update_actor: bool,
                        update_targets: bool) -> Metrics:
     """The official code's order: critic, actor+alpha, targets, contrastive."""
     nets = self.networks
+    next_seed, actor_seed = self.noise_seeds(self.train_step_counter)
     next_conv = nets.encoder.trunk(batch['next_obs'])
-    td_target = self._td_target(nets.target_encoder(batch['next_obs']),
-                                next_conv, batch)
+    td_target = self.td_target(nets.target_encoder(batch['next_obs']),
+                               next_conv, batch, next_seed)
     critic_variables = nets.critic_variables()
     with tf.GradientTape() as tape:
-      critic_loss, metrics = self._critic_loss(
+      critic_loss, metrics = self.critic_loss(
           nets.encoder(batch['obs']), batch, td_target)
     self.critic_optimizer.apply_gradients(
         zip(tape.gradient(critic_loss, critic_variables), critic_variables))
@@ -274,14 +332,17 @@ class CurlSacAgent(sac_agent.SacAgent):
     if update_actor:
       # Fresh features from the just-updated encoder, as the official code.
       conv = nets.encoder.trunk(batch['obs'])
-      metrics.update(
-          self._actor_and_alpha_update(conv, nets.encoder.head(conv)))
+      actor_gradients, alpha_gradient, actor_metrics = (
+          self.actor_and_alpha_gradients(conv, nets.encoder.head(conv),
+                                         actor_seed))
+      self._apply_actor_and_alpha(actor_gradients, alpha_gradient)
+      metrics.update(actor_metrics)
     if update_targets:
       self._update_targets(self._config.encoder_tau, self._config.critic_tau)
 
     variables = self.curl_variables()
     with tf.GradientTape() as tape:
-      curl_loss, curl_metrics = self._curl_loss(
+      curl_loss, curl_metrics = self.curl_loss(
           nets.encoder(batch['obs']), nets.target_encoder(batch['pos']))
     self.curl_optimizer.apply_gradients(
         zip(tape.gradient(curl_loss, variables), variables))

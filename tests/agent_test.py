@@ -104,7 +104,7 @@ class GradientRoutingTest(tf.test.TestCase):
   def test_critic_loss_trains_conv_not_keys(self):
     def loss():
       td_target = tf.ones([8])
-      return self.agent._critic_loss(
+      return self.agent.critic_loss(
           self.nets.encoder(self.batch['obs']), self.batch, td_target)[0]
     self._assert_nonzero(self._gradients(loss, self.conv))
     self.assertAllEqual(self._gradients(loss, self.keys),
@@ -112,7 +112,7 @@ class GradientRoutingTest(tf.test.TestCase):
 
   def test_contrastive_loss_trains_conv_and_w_not_keys(self):
     def loss():
-      return self.agent._curl_loss(
+      return self.agent.curl_loss(
           self.nets.encoder(self.batch['obs']),
           self.nets.target_encoder(self.batch['pos']))[0]
     self._assert_nonzero(
@@ -138,7 +138,9 @@ class GradientRoutingTest(tf.test.TestCase):
     before_actor = _values(self.nets.actor_variables())
     before_alpha = self.agent.log_alpha.numpy()
     conv = self.nets.encoder.trunk(self.batch['obs'])
-    self.agent._actor_and_alpha_update(conv, self.nets.encoder.head(conv))
+    actor_gradients, alpha_gradient, _ = self.agent.actor_and_alpha_gradients(
+        conv, self.nets.encoder.head(conv), tf.constant([0, 1], tf.int64))
+    self.agent._apply_actor_and_alpha(actor_gradients, alpha_gradient)
     for before, variable in zip(before_frozen, frozen):
       self.assertAllEqual(before, variable)
     changed = [not np.array_equal(b, v.numpy())
@@ -155,6 +157,88 @@ class GradientRoutingTest(tf.test.TestCase):
       # Only the EMA moves the key encoder: no gradient ever reaches it.
       self.assertAllClose(target, 0.05 * online.numpy() + 0.95 * old,
                           atol=1e-6)
+
+
+class JointStepMatchesStraightforwardTest(tf.test.TestCase):
+  """The optimised joint step computes the same losses and gradients.
+
+  The reference below is the plain reading of the paper: every loss runs its
+  own encoder passes (no anchor reuse, no fused target forward, no reuse of
+  conv features for the actor), written from the networks directly.
+  """
+
+  def _reference(self, agent, batch):
+    nets = agent.networks
+    next_seed, actor_seed = agent.noise_seeds(agent.train_step_counter)
+    alpha = tf.exp(agent.log_alpha)
+    action = batch['action']
+
+    # TD target.
+    next_action, next_log_prob = networks.sample_tanh_gaussian(
+        *nets.actor.mean_and_log_std(
+            nets.actor.conv_features(batch['next_obs'])), seed=next_seed)
+    next_features = nets.target_encoder(batch['next_obs'])
+    target_q = tf.minimum(
+        nets.target_critic_1.q_from_features(next_features, next_action),
+        nets.target_critic_2.q_from_features(next_features, next_action))
+    td_target = batch['reward'] + 0.99 * batch['discount'] * (
+        target_q - alpha * next_log_prob)
+
+    variables = agent.critic_curl_variables()
+    with tf.GradientTape() as tape:
+      features = nets.encoder(batch['obs'])
+      critic_loss = (
+          tf.reduce_mean(tf.square(
+              nets.critic_1.q_from_features(features, action) - td_target)) +
+          tf.reduce_mean(tf.square(
+              nets.critic_2.q_from_features(features, action) - td_target)))
+      queries = nets.encoder(batch['obs'])  # A second, separate pass.
+      keys = nets.target_encoder(batch['pos'])
+      logits = tf.matmul(queries, tf.matmul(agent.bilinear.w, keys,
+                                            transpose_b=True))
+      logits -= tf.reduce_max(logits, axis=1, keepdims=True)
+      curl_loss = tf.reduce_mean(
+          tf.nn.sparse_softmax_cross_entropy_with_logits(
+              tf.range(tf.shape(logits)[0]), logits))
+      total = critic_loss + curl_loss
+    gradients = tape.gradient(total, variables)
+
+    actor_variables = nets.actor_variables()
+    critic_features = nets.encoder(batch['obs'])
+    with tf.GradientTape() as tape:
+      actions, log_prob = networks.sample_tanh_gaussian(
+          *nets.actor.mean_and_log_std(
+              nets.actor.conv_features(batch['obs'])), seed=actor_seed)
+      q = tf.minimum(nets.critic_1.q_from_features(critic_features, actions),
+                     nets.critic_2.q_from_features(critic_features, actions))
+      actor_loss = tf.reduce_mean(alpha * log_prob - q)
+    actor_gradients = tape.gradient(actor_loss, actor_variables)
+    with tf.GradientTape() as tape:
+      alpha_loss = tf.reduce_mean(
+          tf.exp(agent.log_alpha) * (-log_prob + _NUM_ACTIONS))
+    alpha_gradient = tape.gradient(alpha_loss, agent.log_alpha)
+    losses = {'critic_loss': critic_loss, 'curl_loss': curl_loss,
+              'actor_loss': actor_loss, 'alpha_loss': alpha_loss}
+    return losses, gradients, actor_gradients, alpha_gradient
+
+  def test_compiled_joint_gradients_match_reference(self):
+    agent = _make_agent()
+    batch = _batch(16, seed=3)
+    for _ in range(3):  # Move away from the initial (copied) targets.
+      agent.train(batch)
+    step_gradients = tf.function(agent.joint_gradients)
+    gradients, (actor_gradients, alpha_gradient), metrics = step_gradients(
+        batch, update_actor=True)
+    losses, ref_gradients, ref_actor_gradients, ref_alpha_gradient = (
+        self._reference(agent, batch))
+    for name, value in losses.items():
+      self.assertAllClose(metrics[name], value, rtol=1e-5, atol=1e-6,
+                          msg=name)
+    for got, want in zip(gradients + actor_gradients + [alpha_gradient],
+                         ref_gradients + ref_actor_gradients +
+                         [ref_alpha_gradient]):
+      self.assertAllClose(got, want, rtol=1e-4, atol=1e-6)
+    self.assertLen(gradients, len(agent.critic_curl_variables()))
 
 
 class TrainStepTest(tf.test.TestCase):
