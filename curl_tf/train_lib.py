@@ -107,8 +107,8 @@ def train_and_evaluate(config, workdir: str) -> Dict[str, object]:
 
   Returns:
     A summary: 'final_eval' (the last eval.csv row, a dict),
-    'learning_env_steps_per_s' (env steps/s from the first update to the end,
-    evaluations excluded) and 'learner_data_wait_fraction' (share of the
+    'learning_env_steps_per_s' (env steps/s after the first update, which
+    compiles the train step, to the end, evaluations excluded) and 'learner_data_wait_fraction' (share of the
     learner's time spent waiting for a batch).
   """
   set_seeds(config.seed)
@@ -167,7 +167,7 @@ def train_and_evaluate(config, workdir: str) -> Dict[str, object]:
   episode_count = 0
   next_eval_env_step, next_log_env_step = 0, config.log_every_env_steps
   data_wait_s, learner_s, eval_s = 0.0, 0.0, 0.0
-  learning_start = None  # (time, env_step, eval_s) at the first update.
+  learning_start = None  # (time, env_step, eval_s) after the first update.
   # Latest value of every train metric (actor metrics come every other step).
   metrics = {}
   for agent_step in range(num_agent_steps):
@@ -189,7 +189,6 @@ def train_and_evaluate(config, workdir: str) -> Dict[str, object]:
     # One update per agent step once the random steps are done (official).
     if agent_step >= config.num_random_agent_steps:
       if dataset_iterator is None:
-        learning_start = (time.time(), env_step, eval_s)
         dataset_iterator = iter(replay.make_dataset(
             server.address, server.table_name,
             frame_stack=config.frame_stack, batch_size=config.batch_size,
@@ -204,6 +203,10 @@ def train_and_evaluate(config, workdir: str) -> Dict[str, object]:
       metrics.update(step_metrics)
       data_wait_s += fetched - start
       learner_s += time.time() - start
+      if learning_start is None:
+        # Speed is measured from the end of the first update, which traces
+        # and compiles the train step.
+        learning_start = (time.time(), env_step + action_repeat, eval_s)
 
     time_step, finished_return = pending_step.result()
     if finished_return is not None:
