@@ -107,9 +107,10 @@ def train_and_evaluate(config, workdir: str) -> Dict[str, object]:
 
   Returns:
     A summary: 'final_eval' (the last eval.csv row, a dict),
-    'learning_env_steps_per_s' (env steps/s after the first update, which
-    compiles the train step, to the end, evaluations excluded) and 'learner_data_wait_fraction' (share of the
-    learner's time spent waiting for a batch).
+    'learning_env_steps_per_s' (env steps/s from the end of the first
+    update, which compiles the train step, to the end, evaluations excluded)
+    and 'learner_data_wait_fraction' (share of the learner's time spent
+    waiting for a batch).
   """
   set_seeds(config.seed)
   action_repeat = config.action_repeat
@@ -159,7 +160,7 @@ def train_and_evaluate(config, workdir: str) -> Dict[str, object]:
     return row
 
   collector = collector_lib.Collector(env, writer)
-  # The env renders on this thread while the learner steps on the main one
+  # The env renders on a worker thread while the learner steps on this one
   # (MuJoCo and TF ops both release the GIL). The action is chosen before
   # the update, so the order is the official code's: act, update, step.
   env_thread = futures.ThreadPoolExecutor(1, thread_name_prefix='collector')
