@@ -305,7 +305,7 @@ class CurlSacAgent(sac_agent.SacAgent):
 
   def _joint_step(self, batch: Batch, update_actor: bool,
                   update_targets: bool) -> Metrics:
-    """Critic + contrastive in one Adam step; actor/alpha from the same params."""
+    """Critic + contrastive in one Adam step; actor and alpha alongside."""
     gradients, actor_and_alpha, metrics = self.joint_gradients(
         batch, update_actor)
     if actor_and_alpha is not None:

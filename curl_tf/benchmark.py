@@ -130,7 +130,7 @@ def default_config(**overrides):
   return config
 
 
-# --- Arithmetic ----------------------------------------------------------------
+# --- Arithmetic --------------------------------------------------------------
 
 
 def encoder_forward_flops(encoder: networks.PixelEncoder,
@@ -205,7 +205,7 @@ def _cpu_seconds() -> float:
   return times.user + times.system
 
 
-# --- Measurements ---------------------------------------------------------------
+# --- Measurements ------------------------------------------------------------
 
 
 def _synthetic_batch(batch_size: int, config, action_dim: int, seed: int = 0):
@@ -515,7 +515,7 @@ MEASUREMENTS = {
 }
 
 
-# --- Targets and report --------------------------------------------------------
+# --- Targets and report ------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Tests for curl_tf.agent: settings, gradient routing, EMA, both modes train."""
+"""Tests for curl_tf.agent: settings, gradient routing, EMA, both modes."""
 
 import numpy as np
 import tensorflow as tf
