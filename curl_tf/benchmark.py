@@ -49,6 +49,7 @@ import tensorflow as tf
 from tf_agents.policies import py_tf_eager_policy
 
 from curl_tf import agent as agent_lib
+from curl_tf import collector as collector_lib
 from curl_tf import config_lib
 from curl_tf import envs
 from curl_tf import networks
@@ -459,17 +460,13 @@ def measure_collect(budget: Budget, warmup_steps: int = 5) -> Dict[str, float]:
       action_dim=int(np.prod(env.action_spec().shape)))
   writer = replay.ReplayWriter(server.address, server.table_name,
                                config.frame_stack)
-  time_step = None
+  # The training loop's own collector: render, insert, reset at episode end.
+  collector = collector_lib.Collector(env, writer)
+  time_step = collector.reset()
 
   def agent_step():
     nonlocal time_step
-    if time_step is None or time_step.is_last():
-      time_step = env.reset()
-      writer.start_episode(envs.newest_frame(time_step.observation))
-    action = policy.action(time_step).action
-    time_step = env.step(action)
-    writer.add(action, time_step.reward, time_step.discount,
-               envs.newest_frame(time_step.observation))
+    time_step, _ = collector.step(policy.action(time_step).action)
 
   try:
     _time_calls(agent_step, warmup_steps)  # Traces the policy.
