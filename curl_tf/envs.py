@@ -159,7 +159,14 @@ class DmControlPixelEnv(py_environment.PyEnvironment):
     return self._frames[-1]
 
   def close(self) -> None:
+    """Frees MuJoCo's data and rendering contexts.
+
+    Call it on the thread that rendered: an EGL context is current on the
+    thread that last used it, and freeing it from another thread fails (at
+    interpreter exit, if left to the garbage collector).
+    """
     self._env.close()
+    self._env.physics.free()
 
 
 def make_environment(config, seed: int) -> DmControlPixelEnv:

@@ -233,7 +233,10 @@ def train_and_evaluate(config, workdir: str) -> Dict[str, object]:
   final_env_step = num_agent_steps * action_repeat
   final_eval = run_eval(final_env_step)
   summary_writer.flush()
+  # The training env's rendering context lives on the collector thread.
+  env_thread.submit(env.close).result()
   env_thread.shutdown()
+  eval_env.close()
   writer.close()
   server.close()
   summary = {'final_eval': final_eval,

@@ -1,6 +1,9 @@
 """Tests for curl_tf.envs: specs, frame stacking, action repeat, time steps."""
 
 import os
+import subprocess
+import sys
+import textwrap
 from unittest import mock
 
 os.environ.setdefault('MUJOCO_GL', 'egl')
@@ -200,6 +203,43 @@ class TimeStepMappingTest(absltest.TestCase):
     step = env.step(np.zeros(1, np.float32))
     self.assertEqual(step.step_type, ts.StepType.LAST)
     self.assertEqual(step.discount, 1.0)
+
+
+class CloseTest(absltest.TestCase):
+  """An env that rendered on a worker thread must be closed on that thread."""
+
+  _SCRIPT = textwrap.dedent("""
+      import os, sys
+      os.environ['MUJOCO_GL'] = 'egl'
+      from concurrent import futures
+      from curl_tf import envs
+      env = envs.DmControlPixelEnv('cartpole', 'swingup', seed=0,
+                                   action_repeat=8, frame_stack=3,
+                                   image_size=100)
+      worker = futures.ThreadPoolExecutor(1)
+      worker.submit(env.reset).result()
+      if sys.argv[1] == 'close':
+        worker.submit(env.close).result()
+      worker.shutdown()
+      """)
+
+  def _exit_stderr(self, mode):
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run(
+        [sys.executable, '-c', self._SCRIPT, mode], cwd=repo,
+        env=dict(os.environ, PYTHONPATH=repo), capture_output=True, text=True,
+        check=False, timeout=120)
+    self.assertEqual(result.returncode, 0, result.stderr)
+    return result.stderr
+
+  def test_close_on_the_rendering_thread_exits_cleanly(self):
+    self.assertNotIn('Exception ignored', self._exit_stderr('close'))
+
+  def test_without_close_the_context_is_freed_on_the_wrong_thread(self):
+    # The failure close() prevents (what train_lib printed at every exit
+    # before it closed the training env on the collector thread).
+    self.assertIn('is already current on another thread',
+                  self._exit_stderr('leak'))
 
 
 if __name__ == '__main__':
