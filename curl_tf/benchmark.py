@@ -14,10 +14,14 @@ Measurements (each a function returning a dict; `--only` picks them):
   joint step (`flop_limit_ms`).
 * replay: Reverb memory per stored transition (process RSS growth over real
   rendered frames) and batches/s and CPU cores of the Reverb -> tf.data
-  pipeline on that table.
+  pipeline on that table, at full speed and paced at 10 batches/s.
 * collect: env steps/s of the collecting actor alone.
 * train_loop: env steps/s of the whole single-process loop while learning,
   and the share of learner time spent waiting for data.
+* overlap (own process, one learner thread): how much of the collect time
+  the loop hides behind the train step.
+* full_replay (own process): RSS of a process training at batch 512 with
+  100k real transitions in replay.
 
 Every timing forces completion by reading a value back (`float(...)` or
 `.numpy()`), so asynchronous execution cannot flatter it. Other processes
@@ -31,6 +35,9 @@ import gc
 import json
 import os
 import platform
+import resource
+import subprocess
+import sys
 import tempfile
 import time
 from typing import Callable, Dict, List, Optional, Sequence
@@ -65,7 +72,13 @@ _QUICK = flags.DEFINE_bool('quick', False,
                            'runs, not the machine.')
 _ONLY = flags.DEFINE_list('only', None,
                           'Measurements to run (default all): '
-                          'train_step, encoder, replay, collect, train_loop.')
+                          'train_step, encoder, replay, collect, train_loop, '
+                          'overlap, full_replay.')
+
+_LEARNER_THREADS = flags.DEFINE_integer(
+    'learner_threads', None,
+    "TF's intra- and inter-op threads (default: TF's choice, every core). "
+    'The overlap measurement runs itself with 1.')
 
 _DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), 'configs', 'default.py')
@@ -82,6 +95,10 @@ OFFICIAL_UPDATE_MS_B128 = 3000.0
 JOINT_STEP_ENCODER_PASSES = 6
 
 GIB = 2**30
+
+# Delivery rate of the paced pipeline measurement: the issue's target, 10
+# batches/s at batch 128 on at most one core.
+PACED_BATCHES_PER_S = 10.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,6 +118,11 @@ class Budget:
     collect_steps: timed agent steps of the collecting actor.
     loop_random_steps: random agent steps before the loop starts learning.
     loop_learning_steps: learning agent steps of the training loop.
+    overlap_steps: timed train steps and learning agent steps of the
+      overlap measurement (batch OVERLAP_BATCH_SIZE, one learner thread).
+    full_replay_transitions: transitions written into the full-replay
+      measurement's table (its capacity is 100k; more evicts).
+    full_replay_train_steps: train steps at batch 512 on that table.
   """
   warmup_steps: int
   b128_steps: int
@@ -112,16 +134,27 @@ class Budget:
   collect_steps: int
   loop_random_steps: int
   loop_learning_steps: int
+  overlap_steps: int
+  full_replay_transitions: int
+  full_replay_train_steps: int
 
 
 FULL = Budget(warmup_steps=4, b128_steps=20, b512_steps=6,
               sequential_steps=10, encoder_reps=10, transitions=10_000,
               pipeline_batches=100, collect_steps=200, loop_random_steps=100,
-              loop_learning_steps=176)
+              loop_learning_steps=176, overlap_steps=300,
+              full_replay_transitions=110_000, full_replay_train_steps=6)
 QUICK = Budget(warmup_steps=2, b128_steps=4, b512_steps=2,
                sequential_steps=2, encoder_reps=3, transitions=600,
                pipeline_batches=5, collect_steps=20, loop_random_steps=20,
-               loop_learning_steps=10)
+               loop_learning_steps=10, overlap_steps=10,
+               full_replay_transitions=1_000, full_replay_train_steps=2)
+
+# Batch of the overlap measurement: small, so that the render time the loop
+# must hide is a visible share of a one-thread train step.
+OVERLAP_BATCH_SIZE = 32
+# Capacity of the full-replay measurement: the paper's (Table 3).
+FULL_REPLAY_CAPACITY = 100_000
 
 
 def default_config(**overrides):
@@ -396,8 +429,22 @@ def measure_pipeline(server: replay.ReplayServer, config, batch_size: int,
   _time_calls(next_batch, num_batches)
   wall = time.perf_counter() - start
   cpu = _cpu_seconds() - cpu_start
+  # At full speed the one tf.data thread is busy and Reverb's sampler threads
+  # run beside it, so the process uses a little over one core. Paced at a
+  # fixed delivery rate (the learner takes 2-3 batches/s at batch 128) the
+  # same pipeline shows what that rate costs.
+  paced_cpu_start, paced_start = _cpu_seconds(), time.perf_counter()
+  for i in range(num_batches):
+    next_batch()
+    time.sleep(max(0.0, paced_start + (i + 1) / PACED_BATCHES_PER_S -
+                   time.perf_counter()))
+  paced_wall = time.perf_counter() - paced_start
+  paced_cpu = _cpu_seconds() - paced_cpu_start
   return {f'pipeline_batches_per_s_b{batch_size}': num_batches / wall,
-          f'pipeline_cpu_cores_b{batch_size}': cpu / wall}
+          f'pipeline_cpu_cores_b{batch_size}': cpu / wall,
+          f'pipeline_paced_batches_per_s_b{batch_size}':
+              num_batches / paced_wall,
+          f'pipeline_paced_cpu_cores_b{batch_size}': paced_cpu / paced_wall}
 
 
 def measure_replay(budget: Budget) -> Dict[str, float]:
@@ -478,18 +525,27 @@ def measure_collect(budget: Budget, warmup_steps: int = 5) -> Dict[str, float]:
               budget.collect_steps * config.action_repeat / seconds}
 
 
-def measure_train_loop(budget: Budget) -> Dict[str, float]:
+def measure_train_loop(budget: Budget, batch_size: int = 128,
+                       learning_steps: Optional[int] = None
+                       ) -> Dict[str, float]:
   """train_lib.train_and_evaluate on cartpole swingup, a small budget.
 
-  Batch 128, one evaluation episode at the start and the end only; the rate
-  is train_lib's own, over the learning steps, evaluations excluded.
+  One evaluation episode at the start and the end only; the rate is
+  train_lib's own, over the learning steps, evaluations excluded.
+
+  Args:
+    budget: random and learning agent steps.
+    batch_size: the learner's batch.
+    learning_steps: overrides budget.loop_learning_steps.
   """
   probe = default_config()
-  num_agent_steps = budget.loop_random_steps + budget.loop_learning_steps
+  if learning_steps is None:
+    learning_steps = budget.loop_learning_steps
+  num_agent_steps = budget.loop_random_steps + learning_steps
   num_env_steps = config_lib.agent_to_env_steps(num_agent_steps,
                                                 probe.action_repeat)
   config = default_config(
-      batch_size=128, num_random_agent_steps=budget.loop_random_steps,
+      batch_size=batch_size, num_random_agent_steps=budget.loop_random_steps,
       num_env_steps=num_env_steps, eval_every_env_steps=num_env_steps,
       log_every_env_steps=num_env_steps, num_eval_episodes=1)
   config_lib.validate_config(config)
@@ -503,12 +559,145 @@ def measure_train_loop(budget: Budget) -> Dict[str, float]:
   }
 
 
+def _run_child(only: str, budget: Budget,
+               extra_flags: Sequence[str] = ()) -> Dict[str, float]:
+  """Runs measurement `only` in a fresh Python process; returns its results.
+
+  A fresh process has its own TF thread pools (fixed at TF's first op) and
+  its own RSS, untouched by earlier measurements.
+  """
+  command = [sys.executable, '-m', 'curl_tf.benchmark', '--json',
+             f'--only={only}', *extra_flags]
+  if budget == QUICK:
+    command.append('--quick')
+  repo_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  result = subprocess.run(command, cwd=repo_root, capture_output=True,
+                          text=True, check=False)
+  if result.returncode != 0:
+    raise RuntimeError(f'{" ".join(command)} failed:\n'
+                       f'{result.stderr[-3000:]}')
+  child = json.loads(result.stdout.strip().splitlines()[-1])
+  return {key: value for key, value in child.items()
+          if isinstance(value, (int, float)) and not isinstance(value, bool)
+          and key not in ('wall_time_s', 'load_average_1m_start',
+                          'load_average_1m_end', 'official_update_ms_b128')}
+
+
+def measure_overlap(budget: Budget) -> Dict[str, float]:
+  """Does the loop hide the env's render behind the train step?
+
+  On this 2-core CPU the train step already uses both cores, so any other
+  work (render, pipeline) takes CPU from it and the loop cannot beat the
+  step alone (the train_loop measurement). With a one-thread learner a core
+  is free, as with a learner on an accelerator, and the loop should run at
+  the train step's rate, not at the rate of step + collect in series.
+  """
+  return _run_child('learner_on_one_thread', budget,
+                    ['--learner_threads=1'])
+
+
+def measure_learner_on_one_thread(budget: Budget) -> Dict[str, float]:
+  """The overlap measurement's child (run with --learner_threads=1)."""
+  config = default_config(batch_size=OVERLAP_BATCH_SIZE)
+  step_ms, _ = time_train_step(config, OVERLAP_BATCH_SIZE,
+                               budget.overlap_steps, budget.warmup_steps)
+  collect_env_steps_per_s = measure_collect(budget)['env_steps_per_s']
+  loop = measure_train_loop(budget, batch_size=OVERLAP_BATCH_SIZE,
+                            learning_steps=budget.overlap_steps)
+  action_repeat = config.action_repeat
+  step_s = step_ms / 1000.0
+  collect_s = action_repeat / collect_env_steps_per_s  # Per agent step.
+  loop_s = action_repeat / loop['train_loop_env_steps_per_s']
+  return {
+      'overlap_hidden_fraction': overlap_hidden_fraction(step_s, collect_s,
+                                                         loop_s),
+      'overlap_train_step_ms': step_ms,
+      'overlap_collect_ms_per_agent_step': 1000.0 * collect_s,
+      'overlap_loop_env_steps_per_s': loop['train_loop_env_steps_per_s'],
+      'overlap_step_bound_env_steps_per_s': action_repeat / step_s,
+      'overlap_serial_bound_env_steps_per_s':
+          action_repeat / (step_s + collect_s),
+  }
+
+
+def overlap_hidden_fraction(step_s: float, collect_s: float,
+                            loop_s: float) -> float:
+  """Share of the collect time the loop hides, from per-agent-step seconds.
+
+  1: the loop takes one train step per agent step (collect fully hidden);
+  0: step and collect run in series; below 0: worse than serial.
+  """
+  return (step_s + collect_s - loop_s) / collect_s
+
+
+def measure_full_replay(budget: Budget) -> Dict[str, float]:
+  """RSS of a training process whose replay holds 100k real transitions."""
+  return _run_child('full_replay_child', budget)
+
+
+def measure_full_replay_child(budget: Budget) -> Dict[str, float]:
+  """Fills a 100k table with real frames and trains on it at batch 512.
+
+  Rendering 100k frames takes ~35 minutes here, so 2,000 rendered
+  transitions (cartpole swingup, uniform random actions) are written over
+  and over; Reverb compresses each 2-step chunk on its own, so repeats cost
+  what new frames of the same task cost. The table then holds
+  FULL_REPLAY_CAPACITY items (more writes evict), the agent takes train steps
+  at the default batch (512) from the real pipeline, and the process's RSS,
+  which includes TF, the agent, the renderer and the server, is read.
+  """
+  config = default_config(replay_capacity=FULL_REPLAY_CAPACITY)
+  env = envs.make_environment(config, seed=config.seed)
+  agent = train_lib.make_agent(config, env)
+  transitions = render_transitions(
+      config, min(2000, budget.full_replay_transitions))
+  server = replay.make_replay_server(
+      config, action_dim=transitions.actions.shape[-1])
+  try:
+    writer = replay.ReplayWriter(server.address, server.table_name,
+                                 config.frame_stack)
+    written = 0
+    while written < budget.full_replay_transitions:
+      for i in range(len(transitions.frames)):
+        if transitions.first[i]:
+          writer.start_episode(transitions.frames[i])
+        else:
+          writer.add(transitions.actions[i], transitions.rewards[i],
+                     transitions.discounts[i], transitions.frames[i])
+          written += 1
+    writer.close()
+    del transitions
+    size = replay.table_size(server.address, server.table_name)
+    dataset = replay.make_dataset(
+        server.address, server.table_name, frame_stack=config.frame_stack,
+        batch_size=config.batch_size, crop_size=config.crop_size,
+        seed=config.seed, prefetch_batches=config.prefetch_batches)
+    iterator = iter(dataset)
+    for _ in range(budget.full_replay_train_steps):
+      float(agent.train(next(iterator)).extra['critic_loss'])
+    rss = _rss()
+  finally:
+    server.close()
+  # ru_maxrss is in KiB on Linux.
+  peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+  return {'full_replay_items': size,
+          'full_replay_rss_gb': rss / GIB,
+          'full_replay_peak_rss_gb': peak / GIB}
+
+
 MEASUREMENTS = {
     'train_step': measure_train_step,
     'encoder': measure_encoder,
     'replay': measure_replay,
     'collect': measure_collect,
     'train_loop': measure_train_loop,
+    'overlap': measure_overlap,
+    'full_replay': measure_full_replay,
+}
+# Run by the measurements above in a fresh process; not part of a default run.
+CHILD_MEASUREMENTS = {
+    'learner_on_one_thread': measure_learner_on_one_thread,
+    'full_replay_child': measure_full_replay_child,
 }
 
 
@@ -550,12 +739,29 @@ ROWS = (
         lambda r: r['replay_rss_gb_100k_estimate'] <= 4.0),
     Row('pipeline_batches_per_s_b128', 'batches/s', '>= 10',
         lambda r: r['pipeline_batches_per_s_b128'] >= 10.0),
-    Row('pipeline_cpu_cores_b128', 'cores', '<= 1',
-        lambda r: r['pipeline_cpu_cores_b128'] <= 1.0),
+    Row('pipeline_cpu_cores_b128', 'cores (at full speed)'),
+    Row('pipeline_paced_batches_per_s_b128', 'batches/s (paced)', '>= 10',
+        # Kept pace (the sleep overshoots each tick by well under 1%).
+        lambda r: (r['pipeline_paced_batches_per_s_b128'] >=
+                   0.99 * PACED_BATCHES_PER_S)),
+    Row('pipeline_paced_cpu_cores_b128', 'cores (paced)', '<= 1',
+        lambda r: r['pipeline_paced_cpu_cores_b128'] <= 1.0),
     Row('env_steps_per_s', 'env steps/s'),
+    Row('full_replay_items', 'items'),
+    Row('full_replay_rss_gb', 'GiB', '<= 4',
+        lambda r: r['full_replay_rss_gb'] <= 4.0),
+    Row('full_replay_peak_rss_gb', 'GiB', '<= 4',
+        lambda r: r['full_replay_peak_rss_gb'] <= 4.0),
     Row('train_loop_env_steps_per_s', 'env steps/s'),
     Row('learner_data_wait_fraction', 'fraction', '< 0.05',
         lambda r: r['learner_data_wait_fraction'] < 0.05),
+    Row('overlap_train_step_ms', 'ms (b32, 1 learner thread)'),
+    Row('overlap_collect_ms_per_agent_step', 'ms'),
+    Row('overlap_loop_env_steps_per_s', 'env steps/s'),
+    Row('overlap_step_bound_env_steps_per_s', 'env steps/s'),
+    Row('overlap_serial_bound_env_steps_per_s', 'env steps/s'),
+    Row('overlap_hidden_fraction', 'of collect time', '>= 0.5',
+        lambda r: r['overlap_hidden_fraction'] >= 0.5),
 )
 
 
@@ -589,8 +795,9 @@ def run(quick: bool = False,
     Measured values, 'official_update_ms_b128', speedups, 'checks'
     (target -> pass), and the date, machine and load averages.
   """
+  runnable = {**MEASUREMENTS, **CHILD_MEASUREMENTS}
   names = list(MEASUREMENTS) if only is None else list(only)
-  unknown = set(names) - set(MEASUREMENTS)
+  unknown = set(names) - set(runnable)
   if unknown:
     raise ValueError(f'unknown measurement(s) {sorted(unknown)}; choose from '
                      f'{list(MEASUREMENTS)}')
@@ -602,7 +809,7 @@ def run(quick: bool = False,
              'load_average_1m_start': os.getloadavg()[0]}
   start = time.time()
   for name in names:
-    results.update(MEASUREMENTS[name](budget))
+    results.update(runnable[name](budget))
   results['official_update_ms_b128'] = OFFICIAL_UPDATE_MS_B128
   for mode, key in (('joint', 'train_step_ms_b128'),
                     ('sequential', 'train_step_ms_b128_sequential')):
@@ -643,6 +850,11 @@ def main(argv):
   # method across agents, so its "excessive retracing" warning is spurious
   # here.
   tf.get_logger().setLevel('ERROR')
+  if _LEARNER_THREADS.value is not None:
+    tf.config.threading.set_intra_op_parallelism_threads(
+        _LEARNER_THREADS.value)
+    tf.config.threading.set_inter_op_parallelism_threads(
+        _LEARNER_THREADS.value)
   results = run(quick=_QUICK.value, only=_ONLY.value)
   if _JSON.value:
     print(json.dumps(results, sort_keys=True))

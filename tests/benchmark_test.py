@@ -29,10 +29,15 @@ _REQUIRED_KEYS = (
     'train_step_ms_b512_mean', 'train_step_ms_b128_sequential',
     'flop_limit_ms_b128', 'encoder_mflop_per_image', 'encoder_gflops_per_s',
     'pipeline_batches_per_s_b128', 'pipeline_cpu_cores_b128',
+    'pipeline_paced_batches_per_s_b128', 'pipeline_paced_cpu_cores_b128',
     'replay_bytes_per_transition', 'replay_rss_gb_100k_estimate',
     'env_steps_per_s', 'train_loop_env_steps_per_s',
     'learner_data_wait_fraction', 'official_update_ms_b128',
-    'speedup_joint_vs_official', 'speedup_sequential_vs_official')
+    'speedup_joint_vs_official', 'speedup_sequential_vs_official',
+    'overlap_train_step_ms', 'overlap_collect_ms_per_agent_step',
+    'overlap_loop_env_steps_per_s', 'overlap_step_bound_env_steps_per_s',
+    'overlap_serial_bound_env_steps_per_s', 'full_replay_items',
+    'full_replay_rss_gb', 'full_replay_peak_rss_gb')
 
 
 class FlopsTest(absltest.TestCase):
@@ -70,8 +75,13 @@ class TargetsTest(absltest.TestCase):
         'replay_bytes_per_transition': 12_000.0,
         'replay_rss_gb_100k_estimate': 4.1,
         'pipeline_batches_per_s_b128': 10.0,
-        'pipeline_cpu_cores_b128': 0.9,
+        'pipeline_cpu_cores_b128': 1.1,  # Full speed: reported, no target.
+        'pipeline_paced_batches_per_s_b128': 9.95,  # Within 1% of 10.
+        'pipeline_paced_cpu_cores_b128': 1.01,
+        'full_replay_rss_gb': 3.9,
+        'full_replay_peak_rss_gb': 4.01,
         'learner_data_wait_fraction': 0.05,  # The target is strict.
+        'overlap_hidden_fraction': 0.5,
     }
     self.assertEqual(benchmark.check_targets(results), {
         'train_step_ms_b128': True,
@@ -79,9 +89,21 @@ class TargetsTest(absltest.TestCase):
         'replay_bytes_per_transition': True,
         'replay_rss_gb_100k_estimate': False,
         'pipeline_batches_per_s_b128': True,
-        'pipeline_cpu_cores_b128': True,
+        'pipeline_paced_batches_per_s_b128': True,
+        'pipeline_paced_cpu_cores_b128': False,
+        'full_replay_rss_gb': True,
+        'full_replay_peak_rss_gb': False,
         'learner_data_wait_fraction': False,
+        'overlap_hidden_fraction': True,
     })
+
+  def test_overlap_hidden_fraction(self):
+    # Step 200 ms, collect 20 ms per agent step: serial 220 ms. A loop at
+    # 205 ms per agent step hides 15 of the 20 ms.
+    self.assertAlmostEqual(
+        benchmark.overlap_hidden_fraction(0.200, 0.020, 0.205), 0.75)
+    self.assertAlmostEqual(
+        benchmark.overlap_hidden_fraction(0.200, 0.020, 0.220), 0.0)
 
   def test_unmeasured_targets_are_left_out(self):
     self.assertEqual(
@@ -94,7 +116,7 @@ class QuickRunTest(absltest.TestCase):
   def test_quick_json(self):
     result = subprocess.run(
         [sys.executable, '-m', 'curl_tf.benchmark', '--json', '--quick'],
-        cwd=_REPO_ROOT, capture_output=True, text=True, timeout=300,
+        cwd=_REPO_ROOT, capture_output=True, text=True, timeout=600,
         check=False)
     self.assertEqual(result.returncode, 0, result.stderr[-3000:])
     results = json.loads(result.stdout.strip().splitlines()[-1])
@@ -111,8 +133,16 @@ class QuickRunTest(absltest.TestCase):
     self.assertSetEqual(set(results['checks']), {
         'train_step_ms_b128', 'train_step_ms_b128_sequential',
         'replay_bytes_per_transition', 'replay_rss_gb_100k_estimate',
-        'pipeline_batches_per_s_b128', 'pipeline_cpu_cores_b128',
-        'learner_data_wait_fraction'})
+        'pipeline_batches_per_s_b128', 'pipeline_paced_batches_per_s_b128',
+        'pipeline_paced_cpu_cores_b128', 'full_replay_rss_gb',
+        'full_replay_peak_rss_gb', 'learner_data_wait_fraction',
+        'overlap_hidden_fraction'})
+    # The overlap child ran with one learner thread, so its step is slower
+    # per sample than the two-thread step at batch 128 (4x the batch).
+    self.assertGreater(results['overlap_train_step_ms'] * 4,
+                       results['train_step_ms_b128'])
+    # The quick full-replay table holds every quick write (1,000 < 100k).
+    self.assertEqual(results['full_replay_items'], 1_000)
 
 
 if __name__ == '__main__':
