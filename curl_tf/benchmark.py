@@ -400,15 +400,16 @@ def render_transitions(config, num_transitions: int,
                      discounts[:row])
 
 
-def insert_transitions(transitions: Transitions, writer: replay.ReplayWriter):
-  """Writes the transitions as the training loop does, then closes."""
+def write_transitions(transitions: Transitions,
+                      writer: replay.ReplayWriter) -> int:
+  """Writes the transitions as the training loop does; returns how many."""
   for i in range(len(transitions.frames)):
     if transitions.first[i]:
       writer.start_episode(transitions.frames[i])
     else:
       writer.add(transitions.actions[i], transitions.rewards[i],
                  transitions.discounts[i], transitions.frames[i])
-  writer.close()
+  return transitions.num_transitions
 
 
 def measure_pipeline(server: replay.ReplayServer, config, batch_size: int,
@@ -469,7 +470,8 @@ def measure_replay(budget: Budget) -> Dict[str, float]:
     writer = replay.ReplayWriter(server.address, server.table_name,
                                  config.frame_stack)
     rss_before = _rss()
-    insert_transitions(transitions, writer)
+    write_transitions(transitions, writer)
+    writer.close()
     rss_after = _rss()
     if replay.table_size(server.address, server.table_name) != count:
       raise RuntimeError('not every transition reached the table')
@@ -658,13 +660,7 @@ def measure_full_replay_child(budget: Budget) -> Dict[str, float]:
                                  config.frame_stack)
     written = 0
     while written < budget.full_replay_transitions:
-      for i in range(len(transitions.frames)):
-        if transitions.first[i]:
-          writer.start_episode(transitions.frames[i])
-        else:
-          writer.add(transitions.actions[i], transitions.rewards[i],
-                     transitions.discounts[i], transitions.frames[i])
-          written += 1
+      written += write_transitions(transitions, writer)
     writer.close()
     del transitions
     size = replay.table_size(server.address, server.table_name)
