@@ -28,6 +28,11 @@ EVAL_CSV_FIELDS = ('env_step', 'agent_step', 'return_mean', 'return_std',
                    'return_min', 'return_max', 'num_episodes', 'wall_time_s')
 
 
+def eval_env_seed(config) -> int:
+  """Seed of the evaluation env: differs from the training env's."""
+  return config.seed + 10_000
+
+
 def set_seeds(seed: int) -> None:
   """Seeds Python, numpy and TF (the envs are seeded where they are built)."""
   random.seed(seed)
@@ -117,7 +122,7 @@ def train_and_evaluate(config, workdir: str) -> Dict[str, object]:
   num_agent_steps = config_lib.num_agent_steps(config)
   env = envs.make_environment(config, seed=config.seed)
   # A different seed so evaluation episodes differ from training ones.
-  eval_env = envs.make_environment(config, seed=config.seed + 10_000)
+  eval_env = envs.make_environment(config, seed=eval_env_seed(config))
   agent = make_agent(config, env)
   collect_policy = py_tf_eager_policy.PyTFEagerPolicy(
       agent.collect_policy, use_tf_function=True)

@@ -38,7 +38,8 @@ class ConfigFilesTest(parameterized.TestCase):
 
   def test_every_table_1_environment_has_a_config(self):
     names = {os.path.basename(f)[:-3] for f in CONFIG_FILES}
-    self.assertEqual(names, set(TABLE_3) | {'default', 'smoke'})
+    self.assertEqual(names,
+                     set(TABLE_3) | {'default', 'smoke', 'learning_check'})
 
   @parameterized.parameters(*CONFIG_FILES)
   def test_config_file_is_valid(self, path):
@@ -68,6 +69,17 @@ class ConfigFilesTest(parameterized.TestCase):
     # 4000 env steps at action repeat 8.
     self.assertEqual(config_lib.num_agent_steps(config), 500)
     self.assertEqual(config.batch_size, 32)
+
+  def test_learning_check_changes_only_pixels_batch_and_budget(self):
+    check, default = _config('learning_check'), _config('default')
+    self.assertEqual((check.image_size, check.crop_size), (32, 28))
+    # 7,000 agent steps at action repeat 8, the first 1,000 random.
+    self.assertEqual(config_lib.num_agent_steps(check), 7000)
+    self.assertEqual(check.num_random_agent_steps, 1000)
+    changed = {key for key in default.keys() if check[key] != default[key]}
+    self.assertEqual(changed, {
+        'image_size', 'crop_size', 'batch_size', 'num_env_steps',
+        'eval_every_env_steps', 'log_every_env_steps'})
 
   def test_validator_knows_exactly_the_default_fields(self):
     self.assertCountEqual(config_lib.field_names(),
