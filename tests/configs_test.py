@@ -73,8 +73,8 @@ class ConfigFilesTest(parameterized.TestCase):
   def test_learning_check_changes_only_pixels_batch_and_budget(self):
     check, default = _config('learning_check'), _config('default')
     self.assertEqual((check.image_size, check.crop_size), (32, 28))
-    # 7,000 agent steps at action repeat 8, the first 1,000 random.
-    self.assertEqual(config_lib.num_agent_steps(check), 7000)
+    # 10,000 agent steps at action repeat 8, the first 1,000 random.
+    self.assertEqual(config_lib.num_agent_steps(check), 10_000)
     self.assertEqual(check.num_random_agent_steps, 1000)
     changed = {key for key in default.keys() if check[key] != default[key]}
     self.assertEqual(changed, {

@@ -1,8 +1,8 @@
-"""End to end: CURL-SAC learns cartpole swingup from pixels (about 12 min).
+"""End to end: CURL-SAC learns cartpole swingup from pixels (about 14 min).
 
-configs/learning_check.py trains for 56k env steps (6,000 updates at batch
+configs/learning_check.py trains for 80k env steps (9,000 updates at batch
 128) on 32x32 renders. The learned policy's evaluated return (mean action,
-10 episodes; the mean of the evaluations at 48k and 56k env steps, so that
+10 episodes; the mean of the evaluations at 64k and 80k env steps, so that
 one unlucky evaluation does not decide) must clearly beat a uniform random
 policy's on the evaluation env's own episodes. Reverb's sampler is not
 seeded, so runs differ; the margin leaves room for that (see THRESHOLDS).
@@ -29,11 +29,17 @@ _CONFIG = os.path.join(os.path.dirname(os.path.dirname(
 # the random policy scores 153.8 +- 57.9 (10 episodes: standard error 18.3),
 # so the bar is 215, 3.4 standard errors above it.
 #
-# Runs of this config on 2026-11-21, evaluations at 0, 8k, ..., 56k env
-# steps, and [random policy on the same evaluation env]:
+# Runs on 2026-11-21, evaluations every 8k env steps from 0, and [random
+# policy on the same evaluation env]. At the earlier 56k budget, mean of the
+# evaluations at 48k and 56k:
 #   seed 1: 26, 26, 220, 7, 86, 208, 271, 263 -> 267, 1.74x [153.8]
+#   seed 1 (CI run): 183 @48k, 249 @56k -> 216, 1.41x, too close to the bar,
+#     hence the 80k budget
 #   seed 2: 1, 1, 2, 148, 308, 228, 294, 315 -> 304, 2.43x [125.2]
 #   seed 3: 1, 0, 156, 131, 223, 244, 339, 404 -> 371, 2.56x [144.8]
+# At 80k, seed 1 twice (mean of the evaluations at 64k and 80k):
+#   26, 26, 48, 101, 198, 293, 288, 307, 322 @64k
+#   26, 26, 58, 195, 259, 246, 319, 351, 461 @64k
 # (The paper's CURL scores 582 +- 146 at 100k env steps, at 84x84.)
 RANDOM_MULTIPLE = 1.4
 MIN_MARGIN = 50.0
@@ -50,8 +56,8 @@ class LearningTest(absltest.TestCase):
     with open(os.path.join(workdir, 'eval.csv'), newline='') as f:
       rows = list(csv.DictReader(f))
     self.assertEqual([int(row['env_step']) for row in rows],
-                     [0, 48_000, 56_000])
-    learned = np.mean([float(row['return_mean']) for row in rows[1:]])
+                     list(range(0, 80_001, 16_000)))
+    learned = np.mean([float(row['return_mean']) for row in rows[-2:]])
 
     # The random policy on the evaluation env's first episodes (the ones
     # the step-0 evaluation saw).
@@ -61,7 +67,7 @@ class LearningTest(absltest.TestCase):
     random_returns = train_lib.evaluate(env, policy, config.num_eval_episodes)
     env.close()
     random_mean = float(np.mean(random_returns))
-    summary = (f'learned {learned:.1f} (evaluations at 0, 48k, 56k env '
+    summary = (f'learned {learned:.1f} (evaluations at 0, 16k, ..., 80k env '
                f'steps: {", ".join(row["return_mean"][:6] for row in rows)}); '
                f'random {random_mean:.1f} +- {np.std(random_returns):.1f}')
     print(summary)  # Shown with pytest -s.
