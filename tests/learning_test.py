@@ -38,8 +38,8 @@ _CONFIG = os.path.join(os.path.dirname(os.path.dirname(
 #   seed 2: 1, 1, 2, 148, 308, 228, 294, 315 -> 304, 2.43x [125.2]
 #   seed 3: 1, 0, 156, 131, 223, 244, 339, 404 -> 371, 2.56x [144.8]
 # At 80k, seed 1 twice (mean of the evaluations at 64k and 80k):
-#   26, 26, 48, 101, 198, 293, 288, 307, 322 @64k
-#   26, 26, 58, 195, 259, 246, 319, 351, 461 @64k
+#   26, 26, 48, 101, 198, 293, 288, 307, 322, 362, 451 -> 387, 2.51x
+#   26, 26, 58, 195, 259, 246, 319, 351, 461, 639, 541 -> 501, 3.26x
 # (The paper's CURL scores 582 +- 146 at 100k env steps, at 84x84.)
 RANDOM_MULTIPLE = 1.4
 MIN_MARGIN = 50.0
