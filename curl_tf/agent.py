@@ -54,6 +54,13 @@ class CurlSacAgent(sac_agent.SacAgent):
     nets = networks.CurlNetworks(config, time_step_spec.observation,
                                  action_spec)
     num_actions = int(np.prod(action_spec.shape))
+    if train_step_counter is None:
+      # TF-Agents would fall back on TF's global step, which every agent in
+      # the process shares: a second agent (a notebook's, a test's reference)
+      # would then start at the first one's step, with other update
+      # schedules and other policy noise.
+      train_step_counter = tf.Variable(0, dtype=tf.int64, trainable=False,
+                                       name='train_step')
     # Optimizers are ours, not SacAgent's: it would convert them to legacy
     # copies, and its own `_train` is never used.
     super().__init__(
