@@ -47,6 +47,72 @@ class CollectorTest(tf.test.TestCase):
     writer.close()
     server.close()
 
+  def test_two_episodes_returns_reset_and_items_never_mix_episodes(self):
+    config = default.get_config()  # cartpole swingup, action repeat 8.
+    config.image_size = 32  # Small frames: the bookkeeping is the same.
+    config.replay_capacity = 1000
+    server = replay.make_replay_server(config, action_dim=1)
+    self.addCleanup(server.close)
+    writer = replay.ReplayWriter(server.address, server.table_name,
+                                 config.frame_stack)
+    env = _RecordingEnv(envs.make_environment(config, seed=0))
+    collector = collector_lib.Collector(env, writer)
+    # Distinct actions: an item's action says which step it is.
+    actions = np.random.default_rng(1).uniform(
+        -1, 1, (2 * _EPISODE_AGENT_STEPS, 1)).astype(np.float32)
+    collector.reset()
+    finished = [collector.step(action)[1] for action in actions]
+    writer.close()
+
+    # Each episode's own return, reported at its end: the sum restarts.
+    returns = [sum(rewards) for rewards in env.rewards[:2]]
+    self.assertEqual([i for i, r in enumerate(finished) if r is not None],
+                     [_EPISODE_AGENT_STEPS - 1, 2 * _EPISODE_AGENT_STEPS - 1])
+    self.assertAllClose([finished[_EPISODE_AGENT_STEPS - 1], finished[-1]],
+                        returns)
+    self.assertNotAllClose(returns[0], returns[1])
+
+    # Every item's stacks are the env's own observations of one episode
+    # (the env repeats the first frame at reset, never the last episode's).
+    step_of = {float(a[0]): (i // _EPISODE_AGENT_STEPS,
+                             i % _EPISODE_AGENT_STEPS + 1)
+               for i, a in enumerate(actions)}
+    dataset = replay.make_stacked_dataset(
+        server.address, server.table_name, frame_stack=config.frame_stack,
+        batch_size=250)
+    seen = set()
+    # 5,000 uniform draws over 250 items: one is missed with prob. ~5e-7.
+    for batch in dataset.take(20).as_numpy_iterator():
+      for i in range(250):
+        episode, step = step_of[float(batch['action'][i, 0])]
+        np.testing.assert_array_equal(
+            batch['obs'][i], env.observations[episode][step - 1])
+        np.testing.assert_array_equal(
+            batch['next_obs'][i], env.observations[episode][step])
+        self.assertEqual(batch['reward'][i], env.rewards[episode][step - 1])
+        seen.add((episode, step))
+    self.assertLen(seen, 2 * _EPISODE_AGENT_STEPS)
+
+
+class _RecordingEnv:
+  """Passes reset and step through and records each episode's time steps."""
+
+  def __init__(self, env):
+    self._env = env
+    self.observations, self.rewards = [], []
+
+  def reset(self):
+    time_step = self._env.reset()
+    self.observations.append([time_step.observation])
+    self.rewards.append([])
+    return time_step
+
+  def step(self, action):
+    time_step = self._env.step(action)
+    self.observations[-1].append(time_step.observation)
+    self.rewards[-1].append(float(time_step.reward))
+    return time_step
+
 
 if __name__ == '__main__':
   tf.test.main()

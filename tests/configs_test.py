@@ -107,6 +107,34 @@ class ConfigFilesTest(parameterized.TestCase):
     self.assertEqual(result.stdout.strip(), 'cheetah 0.0002')
 
 
+# At least one bad value per config field (a test below checks that every
+# field is covered). A value the validator let through would crash later, or
+# worse, train something else than asked: actor_update_freq=0 fails with a
+# ZeroDivisionError at the first update, a non-finite log_std bound gives NaN
+# actions.
+BAD_VALUES = (
+    ('domain_name', ''), ('domain_name', 3), ('task_name', ''),
+    ('task_name', 7), ('action_repeat', 0), ('frame_stack', 0),
+    ('image_size', 0), ('image_size', 64.0), ('crop_size', 0),
+    ('crop_size', -4), ('camera_id', -2), ('num_env_steps', 0),
+    ('num_random_agent_steps', -1), ('eval_every_env_steps', 0),
+    ('num_eval_episodes', 0), ('log_every_env_steps', -8),
+    ('replay_capacity', -5), ('batch_size', -1), ('batch_size', 0),
+    ('batch_size', 2.5), ('batch_size', True), ('prefetch_batches', 0),
+    ('num_conv_layers', 0), ('num_filters', 0), ('feature_dim', 0),
+    ('encoder_head', 'conv'), ('hidden_units', 0), ('hidden_units', None),
+    ('log_std_min', float('-inf')), ('log_std_max', float('nan')),
+    ('log_std_max', '2'), ('discount', 1.01), ('discount', -0.1),
+    ('init_temperature', 0.0), ('critic_lr', 0.0), ('actor_lr', -1e-3),
+    ('encoder_lr', float('nan')), ('alpha_lr', 0), ('beta1', 1.0),
+    ('alpha_beta1', 1.0), ('alpha_beta1', -0.5), ('critic_tau', 0.0),
+    ('encoder_tau', 0.0), ('encoder_tau', 1.5),
+    ('critic_target_update_freq', 0), ('actor_update_freq', 0),
+    ('update_mode', 'parallel'), ('jit_compile', 1), ('seed', -1),
+    ('seed', 2**31),
+)
+
+
 class ValidateConfigTest(parameterized.TestCase):
 
   def _assert_rejected(self, config, *fragments):
@@ -117,19 +145,7 @@ class ValidateConfigTest(parameterized.TestCase):
     for fragment in fragments:
       self.assertIn(fragment, message)
 
-  @parameterized.parameters(
-      ('batch_size', -1), ('batch_size', 0), ('batch_size', 2.5),
-      ('batch_size', True), ('action_repeat', 0), ('frame_stack', 0),
-      ('num_env_steps', 0), ('replay_capacity', -5),
-      ('num_eval_episodes', 0), ('eval_every_env_steps', 0),
-      ('log_every_env_steps', -8), ('num_random_agent_steps', -1),
-      ('encoder_head', 'conv'), ('update_mode', 'parallel'),
-      ('critic_lr', 0.0), ('actor_lr', -1e-3), ('encoder_lr', float('nan')),
-      ('alpha_lr', 0), ('critic_tau', 0.0), ('encoder_tau', 1.5),
-      ('discount', 1.01), ('discount', -0.1), ('beta1', 1.0),
-      ('init_temperature', 0.0), ('seed', -1), ('seed', 2**31),
-      ('camera_id', -2), ('jit_compile', 1), ('domain_name', ''),
-  )
+  @parameterized.parameters(*BAD_VALUES)
   def test_bad_value_names_field_and_value(self, field, value):
     # Without type safety, as a config file building its own ConfigDict gets:
     # the typed default would refuse 2.5 for an int itself.
@@ -137,6 +153,10 @@ class ValidateConfigTest(parameterized.TestCase):
                                        type_safe=False)
     config[field] = value
     self._assert_rejected(config, f'config.{field}', repr(value))
+
+  def test_every_field_has_a_bad_value_above(self):
+    self.assertCountEqual({field for field, _ in BAD_VALUES},
+                          config_lib.field_names())
 
   @parameterized.parameters(('discount', 0.0), ('discount', 1.0),
                             ('critic_tau', 1.0), ('num_random_agent_steps', 0),

@@ -17,6 +17,14 @@ if REPO_ROOT not in sys.path:
   sys.path.insert(0, REPO_ROOT)
 
 
+def pytest_configure(config):
+  config.addinivalue_line(
+      'markers',
+      'slow: learning runs and tests that start processes (the entry point, '
+      'the benchmark). CI runs them; for quick iterations, pytest -m "not '
+      'slow" leaves them out.')
+
+
 def pytest_collection_modifyitems(config, items):
   """Drops tf.test.TestCase's `test_session` helper from collection.
 

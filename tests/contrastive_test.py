@@ -11,22 +11,25 @@ class InfoNceTest(tf.test.TestCase):
   def setUp(self):
     super().setUp()
     self.similarity = contrastive.BilinearSimilarity(feature_dim=2)
-    self.similarity.w.assign([[1.0, 0.0], [0.0, 2.0]])
+    # Asymmetric, so that q^T W^T k (a transposed W) gives other logits.
+    self.similarity.w.assign([[1.0, 2.0], [0.0, 1.0]])
     self.queries = tf.constant([[1.0, 0.0], [0.0, 1.0]])
     self.keys = tf.constant([[1.0, 2.0], [3.0, 4.0]])
 
   def test_logits_by_hand(self):
-    # W k^T = [[1, 3], [4, 8]]; q (W k^T) = [[1, 3], [4, 8]];
-    # minus each row's max: [[-2, 0], [-4, 0]].
+    # q_0^T W = [1, 2]: k_0 -> 1 + 4 = 5, k_1 -> 3 + 8 = 11.
+    # q_1^T W = [0, 1]: k_0 -> 2, k_1 -> 4.
+    # Minus each row's max: [[-6, 0], [-2, 0]]. (With W^T: [[1, 3], [4, 10]]
+    # -> [[-2, 0], [-6, 0]].)
     logits = self.similarity.logits(self.queries, self.keys)
-    self.assertAllClose(logits, [[-2.0, 0.0], [-4.0, 0.0]])
+    self.assertAllClose(logits, [[-6.0, 0.0], [-2.0, 0.0]])
 
   def test_loss_and_accuracy_by_hand(self):
     logits = self.similarity.logits(self.queries, self.keys)
-    # Row 0, label 0: -log(e^-2 / (e^-2 + 1)) = log(1 + e^2) = 2.126928.
-    # Row 1, label 1: -log(1 / (e^-4 + 1)) = log(1 + e^-4) = 0.018149.
+    # Row 0, label 0: -log(e^-6 / (e^-6 + 1)) = log(1 + e^6) = 6.002476.
+    # Row 1, label 1: -log(1 / (e^-2 + 1)) = log(1 + e^-2) = 0.126928.
     self.assertAllClose(contrastive.info_nce_loss(logits),
-                        (2.126928 + 0.018149) / 2, atol=1e-5)
+                        (6.002476 + 0.126928) / 2, atol=1e-5)
     # Row 0 prefers key 1 (wrong), row 1 prefers key 1 (right).
     self.assertAllClose(contrastive.top1_accuracy(logits), 0.5)
 

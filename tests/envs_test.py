@@ -1,6 +1,7 @@
 """Tests for curl_tf.envs: specs, frame stacking, action repeat, time steps."""
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -15,6 +16,7 @@ import dm_env
 from dm_env import specs
 import ml_collections
 import numpy as np
+import pytest
 from tf_agents.trajectories import time_step as ts
 
 from curl_tf import envs
@@ -205,6 +207,7 @@ class TimeStepMappingTest(absltest.TestCase):
     self.assertEqual(step.discount, 1.0)
 
 
+@pytest.mark.slow
 class CloseTest(absltest.TestCase):
   """An env that rendered on a worker thread must be closed on that thread."""
 
@@ -223,24 +226,26 @@ class CloseTest(absltest.TestCase):
       worker.shutdown()
       """)
 
-  def _exit_stderr(self, mode):
+  def _exit_stderr_lines(self, mode):
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     result = subprocess.run(
         [sys.executable, '-c', self._SCRIPT, mode], cwd=repo,
         env=dict(os.environ, PYTHONPATH=repo), capture_output=True, text=True,
         check=False, timeout=120)
     self.assertEqual(result.returncode, 0, result.stderr)
-    return result.stderr
+    # Without TensorFlow's timestamps, so that the two runs compare.
+    return [re.sub(r'^\d{4}-\d\d-\d\d [\d:.]+: ', '', line)
+            for line in result.stderr.splitlines() if line.strip()]
 
-  def test_close_on_the_rendering_thread_exits_cleanly(self):
-    self.assertNotIn('Exception ignored', self._exit_stderr('close'))
-
-  def test_without_close_the_context_is_freed_on_the_wrong_thread(self):
-    # The failure close() prevents (what train_lib printed at every exit
-    # before it closed the training env on the collector thread).
-    self.assertIn('is already current on another thread',
-                  self._exit_stderr('leak'))
-
+  def test_close_on_the_rendering_thread_leaves_nothing_to_fail_at_exit(self):
+    closed = self._exit_stderr_lines('close')
+    leaked = self._exit_stderr_lines('leak')
+    # Both print the same import-time lines (TensorFlow, gym). Left to the
+    # garbage collector, the context is freed at exit from the wrong thread,
+    # which prints errors (their wording is MuJoCo's and CPython's, so it is
+    # not tested); close() on the rendering thread adds no line at all.
+    self.assertNotEmpty(set(leaked) - set(closed))
+    self.assertEmpty(set(closed) - set(leaked))
 
 if __name__ == '__main__':
   absltest.main()

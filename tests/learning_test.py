@@ -15,6 +15,7 @@ import tempfile
 
 from absl.testing import absltest
 import numpy as np
+import pytest
 from tf_agents.policies import random_py_policy
 
 from curl_tf import config_lib
@@ -45,6 +46,7 @@ RANDOM_MULTIPLE = 1.4
 MIN_MARGIN = 50.0
 
 
+@pytest.mark.slow
 class LearningTest(absltest.TestCase):
 
   def test_learned_policy_clearly_beats_a_random_policy(self):

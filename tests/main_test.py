@@ -38,7 +38,8 @@ class MainTest(parameterized.TestCase):
         timeout=120)
 
   def _assert_one_line_error(self, result, *fragments):
-    self.assertNotEqual(result.returncode, 0)
+    # main.py's documented exit code for bad input (argparse's for usage).
+    self.assertEqual(result.returncode, 2, result.stderr)
     self.assertNotIn('Traceback', result.stderr)
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     self.assertLen(lines, 1, result.stderr)

@@ -78,6 +78,27 @@ class ActorTest(tf.test.TestCase):
     nets = networks.CurlNetworks(config, obs_spec, action_spec)
     return nets
 
+  def test_head_parameter_counts(self):
+    nets = self._actor()  # 2 actions, 1024 hidden units, 50 features.
+    count = lambda variables: sum(int(np.prod(v.shape)) for v in variables)
+    # Q head: [features, action] 52 -> 1024 -> 1024 -> 1.
+    q_head = (52 * 1024 + 1024) + (1024 * 1024 + 1024) + (1024 + 1)
+    self.assertEqual(q_head, 1_104_897)
+    for head in nets.q_heads + nets.target_q_heads:
+      self.assertEqual(count(head.variables), q_head)
+    # Policy head: 50 -> 1024 -> 1024 -> 2 x 2 (mean and log std).
+    policy_head = (50 * 1024 + 1024) + (1024 * 1024 + 1024) + (1024 * 4 + 4)
+    self.assertEqual(policy_head, 1_105_924)
+    self.assertEqual(count(nets.actor.policy_head.variables), policy_head)
+    # The actor's own linear head on the shared conv output.
+    actor_head = (_FLAT * 50 + 50) + _LAYER_NORM_PARAMS
+    self.assertEqual(count(nets.actor.head.variables), actor_head)
+    # What each loss trains: the critic's encoder and both Q heads; the
+    # actor's head and policy MLP, never the conv layers.
+    encoder = _CONV_PARAMS + (_FLAT * 50 + 50) + _LAYER_NORM_PARAMS
+    self.assertEqual(count(nets.critic_variables()), encoder + 2 * q_head)
+    self.assertEqual(count(nets.actor_variables()), actor_head + policy_head)
+
   def test_log_std_within_bounds(self):
     nets = self._actor()
     conv = nets.encoder.trunk(_pixels(8)) * 1e3  # Push pre-activations far.

@@ -111,6 +111,31 @@ class ReplayTest(absltest.TestCase):
     # 600 uniform draws over 13 items: each is missed with prob. ~1e-21.
     self.assertEqual(seen, set(transitions))
 
+  def test_cropped_next_obs_is_obs_shifted_by_one_step(self):
+    size = 20
+    server = _start_server(self, image_size=size)
+    _write_episodes(server, size)
+    dataset = replay.make_dataset(
+        server.address, server.table_name, frame_stack=FRAME_STACK,
+        batch_size=64, crop_size=16, seed=0, prefetch_batches=1)
+    for batch in dataset.take(3).as_numpy_iterator():
+      # Channels 0 and 1 of a tagged frame are constant (episode and step),
+      # so any crop of a frame still tells which frame it was.
+      obs_steps = batch['obs'][:, 0, 0, 1::3]
+      next_steps = batch['next_obs'][:, 0, 0, 1::3]
+      episode, step = batch['action'][:, 0], batch['action'][:, 1]
+      # next_obs drops obs's oldest frame and appends the next step's.
+      np.testing.assert_array_equal(next_steps[:, :-1], obs_steps[:, 1:])
+      np.testing.assert_array_equal(next_steps[:, -1], obs_steps[:, -1] + 1)
+      np.testing.assert_array_equal(next_steps[:, -1], step)
+      # Oldest first, padded with the episode's first frame: non-decreasing
+      # steps, all of the transition's episode.
+      self.assertTrue(np.all(np.diff(obs_steps, axis=1) >= 0))
+      for key in ('obs', 'next_obs', 'pos'):
+        np.testing.assert_array_equal(
+            batch[key][:, 0, 0, 0::3],
+            np.repeat(episode[:, None], FRAME_STACK, axis=1), key)
+
   def test_dataset_rejects_a_frame_stack_larger_than_written(self):
     server = _start_server(self, image_size=12)
     _write_episodes(server, size=12)
