@@ -44,6 +44,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.num_eval_episodes = 10
   # Write training scalars every this many environment steps.
   config.log_every_env_steps = 1000
+  # Checkpoint the run (agent, loop state and replay) every this many
+  # environment steps, and at the end. A run started again with the same
+  # workdir resumes from the newest complete checkpoint.
+  config.checkpoint_every_env_steps = 10_000
 
   # --- Replay ---------------------------------------------------------------
   # Replay capacity in transitions (Table 3: 100,000).

@@ -33,5 +33,6 @@ def get_config():
   # Evaluations at 0, 16k, ..., 80k env steps; the test compares the mean of
   # the last two (64k and 80k) with the random policy.
   config.eval_every_env_steps = 16_000
+  config.checkpoint_every_env_steps = 16_000
   config.log_every_env_steps = 4_000
   return config

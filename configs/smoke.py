@@ -23,6 +23,7 @@ def get_config():
   config.num_random_agent_steps = 100
   config.num_env_steps = 4000
   config.eval_every_env_steps = 2000
+  config.checkpoint_every_env_steps = 2000
   config.num_eval_episodes = 2
   config.log_every_env_steps = 400
   config.replay_capacity = 10_000

@@ -119,6 +119,29 @@ class CurlSacAgent(sac_agent.SacAgent):
     """Encoder, Q heads and W: what the critic and contrastive losses train."""
     return self.networks.critic_variables() + [self.bilinear.w]
 
+  def checkpoint_items(self) -> Dict[str, object]:
+    """Everything a resumed run needs, by name, for `tf.train.Checkpoint`.
+
+    Networks (the encoders are reached through the critics and the actor
+    too; a checkpoint stores a shared object once), W, log alpha, the train
+    step counter, and every optimizer's slots and iteration count.
+    """
+    nets = self.networks
+    items = {
+        'encoder': nets.encoder, 'target_encoder': nets.target_encoder,
+        'critic_1': nets.critic_1, 'critic_2': nets.critic_2,
+        'target_critic_1': nets.target_critic_1,
+        'target_critic_2': nets.target_critic_2, 'actor': nets.actor,
+        'bilinear': self.bilinear, 'log_alpha': self._log_alpha,
+        'train_step': self.train_step_counter,
+        'critic_optimizer': self.critic_optimizer,
+        'actor_optimizer': self.actor_optimizer,
+        'alpha_optimizer': self.alpha_optimizer,
+    }
+    if self.curl_optimizer is not None:
+      items['curl_optimizer'] = self.curl_optimizer
+    return items
+
   def _initialize(self):
     # Targets start as exact copies of the online encoder and Q heads.
     self._update_targets(encoder_tau=1.0, critic_tau=1.0)

@@ -8,14 +8,18 @@ Units: the paper's tables and the config count environment steps
 `action_repeat` environment steps.
 """
 
+import ast
 import difflib
+import json
 import math
 import numbers
 import os
+import re
 import runpy
 import tempfile
 from typing import Any, Callable, Optional, Sequence, Tuple
 
+from absl import flags
 import ml_collections
 
 # dm_control chooses its OpenGL backend when it is first imported (here, to
@@ -172,6 +176,7 @@ _FIELD_CHECKS = {
     'eval_every_env_steps': _positive_int,
     'num_eval_episodes': _positive_int,
     'log_every_env_steps': _positive_int,
+    'checkpoint_every_env_steps': _positive_int,
     'replay_capacity': _positive_int,
     'batch_size': _positive_int,
     'prefetch_batches': _positive_int,
@@ -202,7 +207,7 @@ _FIELD_CHECKS = {
 # Configs counted in environment steps; the loop counts agent steps, so these
 # must be whole agent steps or the reported budget would not be the one run.
 _ENV_STEP_FIELDS = ('num_env_steps', 'eval_every_env_steps',
-                    'log_every_env_steps')
+                    'log_every_env_steps', 'checkpoint_every_env_steps')
 
 
 def field_names() -> Sequence[str]:
@@ -273,6 +278,60 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
 
 # --- Files --------------------------------------------------------------------
 
+# Fields a resumed run may change: how long it runs (to extend a finished run)
+# and how often it reports. Every other field defines the experiment.
+RESUMABLE_CHANGES = ('num_env_steps', 'eval_every_env_steps',
+                     'num_eval_episodes', 'log_every_env_steps',
+                     'checkpoint_every_env_steps')
+RUN_CONFIG_FILE = 'config.json'
+
+
+def save_or_check_run_config(config: ml_collections.ConfigDict,
+                             workdir: str) -> bool:
+  """Records the config in WORKDIR/config.json, or checks it against it.
+
+  Args:
+    config: the run's validated config.
+    workdir: the run's workdir (it exists).
+
+  Returns:
+    True if the workdir already held a run's config (a resume).
+
+  Raises:
+    ConfigError: the saved config is unreadable, or differs in a field
+      outside RESUMABLE_CHANGES (the message names each field).
+  """
+  path = os.path.join(workdir, RUN_CONFIG_FILE)
+  current = config.to_dict()
+  existed = os.path.exists(path)
+  if existed:
+    try:
+      with open(path) as f:
+        saved = json.load(f)
+    except (OSError, ValueError) as e:
+      raise ConfigError(f'cannot read {path}: {e}') from None
+    missing = object()
+    differing = [
+        f'{name} ({saved.get(name, "absent")!r} in the workdir, '
+        f'{current.get(name, "absent")!r} now)'
+        for name in sorted(set(saved) | set(current))
+        if name not in RESUMABLE_CHANGES and
+        saved.get(name, missing) != current.get(name, missing)]
+    if differing:
+      raise ConfigError(
+          f'workdir {workdir} holds a run with another config: '
+          f'{"; ".join(differing)}. Use a new workdir, or these settings')
+    if saved == current:
+      return True
+  # The first start, or a resume that changed the budget or a cadence: the
+  # file describes the run as it goes on.
+  tmp = path + '.tmp'
+  with open(tmp, 'w') as f:
+    json.dump(current, f, indent=1, sort_keys=True)
+  os.replace(tmp, path)
+  return existed
+
+
 
 def load_config_file(path: str) -> ml_collections.ConfigDict:
   """Runs a config file's get_config(), e.g. from a notebook.
@@ -339,4 +398,123 @@ def prepare_workdir(workdir: str) -> str:
     undo()
     raise ConfigError(f'workdir {path!r} is not writable: {e.strerror}'
                       ) from None
+  return path
+
+
+# --- Command-line errors ------------------------------------------------------
+# main.py loads the config with ml_collections' config_flags. What goes wrong
+# there comes out as exceptions of many types, some with multi-line messages
+# or the config file's own traceback; these functions turn each into the one
+# line main.py prints.
+
+
+def _one_line(message: str) -> str:
+  """Folds a multi-line error message into one line, dropping tracebacks."""
+  lines = [line.strip() for line in str(message).splitlines() if line.strip()]
+  if not lines:
+    return 'unknown error'
+  if any(line.startswith('Traceback') for line in lines):
+    # config_flags embeds the config file's traceback: keep the headline and
+    # the exception itself.
+    return f'{lines[0]} {lines[-1]}'
+  return ' '.join(lines)
+
+
+def missing_config_file(argv: Sequence[str]) -> str:
+  """The --config path in `argv` if it is not a file, else ''."""
+  # Read from argv: config_flags records the path only once the whole config
+  # flag, overrides included, parsed without error.
+  path = ''
+  for i, arg in enumerate(argv):
+    if arg.startswith('--config='):
+      path = arg[len('--config='):]
+    elif arg == '--config' and i + 1 < len(argv):
+      path = argv[i + 1]
+  path = path.split(':', 1)[0]  # 'file.py:arg' passes 'arg' to get_config.
+  return path if path and not os.path.isfile(path) else ''
+
+
+def _error_text(error: Exception) -> str:
+  """str(error), unquoted when the exception holds a quoted string."""
+  text = str(error)
+  if len(text) > 1 and text[0] == text[-1] and text[0] in '"\'':
+    # KeyError (and config_dict's AttributeError built from one) quotes its
+    # message.
+    try:
+      unquoted = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+      return text
+    if isinstance(unquoted, str):
+      return unquoted
+  return text
+
+
+def describe_config_load_error(error: Exception, argv: Sequence[str]) -> str:
+  """One line describing an error raised while parsing flags or the config.
+
+  Args:
+    error: what parsing the command line, or loading and overriding the
+      config file, raised. Config files run arbitrary code, so it may be of
+      any type.
+    argv: the command line, program name first.
+
+  Returns:
+    The message, without the `curl_tf: error:` prefix.
+  """
+  missing = missing_config_file(argv)
+  if missing:
+    return f'config file not found: {missing}'
+  if isinstance(error, flags.Error):
+    return _one_line(str(error))
+  text = _error_text(error)
+  if isinstance(error, (AttributeError, KeyError)):
+    # A locked ConfigDict rejects an unknown field with the message
+    # "'name'\nDid you mean ...?".
+    name, _, hint = text.partition('\n')
+    if re.fullmatch(r"'[\w.]+'", name):
+      hint = _one_line(hint)
+      return f'unknown config field {name}' + (f' ({hint})' if hint else '')
+  return f'cannot load the config: {type(error).__name__}: {_one_line(text)}'
+
+
+def check_loaded_config(config: Any, argv: Sequence[str]) -> None:
+  """Raises ConfigError unless --config gave a ConfigDict.
+
+  Args:
+    config: the --config flag's value, read after parsing `argv`.
+    argv: the command line, program name first.
+
+  Raises:
+    ConfigError: the config file is missing (config_flags defers a failure to
+      read it until the value is first read) or get_config() returned
+      something else than a ConfigDict.
+  """
+  if isinstance(config, ml_collections.ConfigDict):
+    return
+  missing = missing_config_file(argv)
+  if missing:
+    raise ConfigError(f'config file not found: {missing}')
+  raise ConfigError(
+      f'--config did not give a ConfigDict (got {type(config).__name__})')
+
+
+def existing_workdir(workdir: str) -> str:
+  """The absolute path of `workdir`, which a finished run must have made.
+
+  Args:
+    workdir: the directory a training run wrote (e.g. for --mode=eval).
+
+  Returns:
+    Its absolute path.
+
+  Raises:
+    ConfigError: it does not exist or is not a directory.
+  """
+  if not workdir:
+    raise ConfigError('workdir must be a non-empty path')
+  path = os.path.abspath(os.path.expanduser(workdir))
+  if not os.path.exists(path):
+    raise ConfigError(f'workdir {path!r} does not exist')
+  if not os.path.isdir(path):
+    raise ConfigError(f'workdir {path!r} exists and is not a directory')
   return path

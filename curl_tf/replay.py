@@ -81,7 +81,9 @@ def table_signature(image_size: int,
 
 
 def make_replay_server(config, action_dim: int, port: Optional[int] = None,
-                       table_name: str = TABLE_NAME) -> ReplayServer:
+                       table_name: str = TABLE_NAME,
+                       checkpoint_root: Optional[str] = None,
+                       restore_from: Optional[str] = None) -> ReplayServer:
   """Starts an in-process Reverb server with one uniform, FIFO-evicted table.
 
   Args:
@@ -89,6 +91,12 @@ def make_replay_server(config, action_dim: int, port: Optional[int] = None,
     action_dim: Size of the action vector.
     port: gRPC port; None picks a free one.
     table_name: Name of the table.
+    checkpoint_root: Directory where Reverb writes checkpoints
+      (`Client.checkpoint()`); None disables them. Reverb first loads the
+      newest checkpoint found here, so pass an empty directory to start from
+      `restore_from` or empty.
+    restore_from: A checkpoint directory to load the table from (Reverb's
+      fallback checkpoint), used when `checkpoint_root` holds none.
 
   Returns:
     A `ReplayServer`; call `.close()` when done.
@@ -102,7 +110,11 @@ def make_replay_server(config, action_dim: int, port: Optional[int] = None,
       # learning starts (after num_random_agent_steps), not the table.
       rate_limiter=reverb.rate_limiters.MinSize(1),
       signature=table_signature(config.image_size, action_dim))
-  server = reverb.Server([table], port=port)
+  checkpointer = None
+  if checkpoint_root is not None:
+    checkpointer = reverb.platform.checkpointers_lib.DefaultCheckpointer(
+        checkpoint_root, fallback_checkpoint_path=restore_from)
+  server = reverb.Server([table], port=port, checkpointer=checkpointer)
   return ReplayServer(address=f'localhost:{server.port}',
                       table_name=table_name, server=server)
 
@@ -292,7 +304,8 @@ def make_stacked_dataset(address: str, table_name: str, *, frame_stack: int,
 def make_dataset(address: str, table_name: str, *, frame_stack: int,
                  batch_size: int, crop_size: int, seed: int,
                  prefetch_batches: int,
-                 pipeline_threads: int = 1) -> tf.data.Dataset:
+                 pipeline_threads: int = 1,
+                 first_batch_index: int = 0) -> tf.data.Dataset:
   """Training batches: uncropped stacks plus three independent random crops.
 
   Args:
@@ -305,6 +318,9 @@ def make_dataset(address: str, table_name: str, *, frame_stack: int,
       (seed, i), so the crops do not depend on the tf.data thread schedule.
     prefetch_batches: Batches prepared ahead of the learner.
     pipeline_threads: Threads of the pipeline's private thread pool.
+    first_batch_index: Index of the first batch, for the crop seeds: a
+      resumed run passes its train step, so that it does not draw the crop
+      offsets of its first batches again.
 
   Returns:
     Dataset of dicts: 'obs', 'next_obs', 'pos' uint8 [B, crop, crop, 3k];
@@ -329,7 +345,8 @@ def make_dataset(address: str, table_name: str, *, frame_stack: int,
 
   dataset = make_stacked_dataset(address, table_name, frame_stack=frame_stack,
                                  batch_size=batch_size)
-  dataset = tf.data.Dataset.zip(dataset, tf.data.Dataset.counter())
+  dataset = tf.data.Dataset.zip(
+      dataset, tf.data.Dataset.counter(start=first_batch_index))
   dataset = dataset.map(crop_batch, num_parallel_calls=tf.data.AUTOTUNE)
   options = tf.data.Options()
   # One thread for the pipeline's own work: about 18 batches/s at batch 128,

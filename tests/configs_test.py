@@ -8,6 +8,7 @@ import sys
 import tempfile
 from unittest import mock
 
+from absl import flags
 from absl.testing import absltest
 from absl.testing import parameterized
 import ml_collections
@@ -79,7 +80,8 @@ class ConfigFilesTest(parameterized.TestCase):
     changed = {key for key in default.keys() if check[key] != default[key]}
     self.assertEqual(changed, {
         'image_size', 'crop_size', 'batch_size', 'num_env_steps',
-        'eval_every_env_steps', 'log_every_env_steps'})
+        'eval_every_env_steps', 'log_every_env_steps',
+        'checkpoint_every_env_steps'})
 
   def test_validator_knows_exactly_the_default_fields(self):
     self.assertCountEqual(config_lib.field_names(),
@@ -119,6 +121,7 @@ BAD_VALUES = (
     ('crop_size', -4), ('camera_id', -2), ('num_env_steps', 0),
     ('num_random_agent_steps', -1), ('eval_every_env_steps', 0),
     ('num_eval_episodes', 0), ('log_every_env_steps', -8),
+    ('checkpoint_every_env_steps', 0),
     ('replay_capacity', -5), ('batch_size', -1), ('batch_size', 0),
     ('batch_size', 2.5), ('batch_size', True), ('prefetch_batches', 0),
     ('num_conv_layers', 0), ('num_filters', 0), ('feature_dim', 0),
@@ -300,6 +303,81 @@ class PrepareWorkdirTest(absltest.TestCase):
         config_lib.prepare_workdir(workdir)
     # Both directories this call created are gone; the existing root stays.
     self.assertEmpty(os.listdir(self.root))
+
+
+class CommandLineErrorsTest(parameterized.TestCase):
+  """What main.py prints when parsing flags or loading the config fails."""
+
+  def _raised(self, fn):
+    try:
+      fn()
+    except Exception as e:  # pylint: disable=broad-except
+      return e
+    self.fail('nothing raised')
+
+  def test_unknown_field_of_a_locked_config(self):
+    config = _config('default')
+    config.lock()
+    error = self._raised(lambda: config['batch_sise'])
+    self.assertEqual(
+        config_lib.describe_config_load_error(error, ['main.py']),
+        "unknown config field 'batch_sise' (Did you mean \"batch_size\" "
+        'instead of "batch_sise"?)')
+
+  def test_flag_error_on_one_line(self):
+    error = flags.IllegalFlagValueError('flag --x=1: bad\n  really bad')
+    self.assertEqual(
+        config_lib.describe_config_load_error(error, ['main.py']),
+        'flag --x=1: bad really bad')
+
+  def test_config_file_traceback_keeps_headline_and_exception(self):
+    error = ValueError('Error loading config file c.py\nTraceback (most '
+                       'recent call last):\n  File "c.py"\n'
+                       'ZeroDivisionError: division by zero')
+    self.assertEqual(
+        config_lib.describe_config_load_error(error, ['main.py']),
+        'cannot load the config: ValueError: Error loading config file c.py '
+        'ZeroDivisionError: division by zero')
+
+  @parameterized.parameters(
+      (['--config=/nope/c.py'],), (['--config', '/nope/c.py'],),
+      (['--config=/nope/c.py:arg', '--config.seed=2'],))
+  def test_missing_config_file_wins(self, args):
+    argv = ['main.py', *args]
+    self.assertEqual(config_lib.missing_config_file(argv), '/nope/c.py')
+    self.assertEqual(
+        config_lib.describe_config_load_error(KeyError('x'), argv),
+        'config file not found: /nope/c.py')
+    with self.assertRaisesRegex(config_lib.ConfigError,
+                                '^config file not found: /nope/c.py$'):
+      config_lib.check_loaded_config(None, argv)
+
+  def test_existing_config_file_is_not_missing(self):
+    path = os.path.join(CONFIG_DIR, 'smoke.py')
+    self.assertEqual(config_lib.missing_config_file(['m', f'--config={path}']),
+                     '')
+
+  def test_check_loaded_config(self):
+    argv = ['main.py', f'--config={os.path.join(CONFIG_DIR, "smoke.py")}']
+    config_lib.check_loaded_config(_config('smoke'), argv)
+    with self.assertRaisesRegex(config_lib.ConfigError,
+                                r'did not give a ConfigDict \(got int\)'):
+      config_lib.check_loaded_config(3, argv)
+
+  def test_existing_workdir(self):
+    root = tempfile.mkdtemp()
+    self.addCleanup(shutil.rmtree, root)
+    self.assertEqual(config_lib.existing_workdir(root), root)
+    missing = os.path.join(root, 'run')
+    with self.assertRaisesRegex(config_lib.ConfigError,
+                                f"^workdir '{missing}' does not exist$"):
+      config_lib.existing_workdir(missing)
+    self.assertFalse(os.path.exists(missing))
+    path = os.path.join(root, 'file')
+    with open(path, 'w') as f:
+      f.write('x')
+    with self.assertRaisesRegex(config_lib.ConfigError, 'not a directory'):
+      config_lib.existing_workdir(path)
 
 
 if __name__ == '__main__':

@@ -1,17 +1,23 @@
 """Tests main.py as a user runs it: bad input gives one line and no workdir."""
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import unittest
 
 from absl.testing import absltest
 from absl.testing import parameterized
 
+from curl_tf import config_lib
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAIN = os.path.join(REPO_ROOT, 'main.py')
 SMOKE = os.path.join(REPO_ROOT, 'configs', 'smoke.py')
+EVAL_LIB = os.path.join(REPO_ROOT, 'curl_tf', 'eval_lib.py')
+
 
 def _environment():
   env = dict(os.environ)
@@ -29,13 +35,12 @@ class MainTest(parameterized.TestCase):
     self.addCleanup(shutil.rmtree, self.root)
     self.workdir = os.path.join(self.root, 'run')
 
-  def _run(self, *args):
-    # From a directory other than the repo root, as a user might. The happy
-    # path runs for real in train_lib_test.py.
+  def _run(self, *args, timeout=120):
+    # From a directory other than the repo root, as a user might.
     return subprocess.run(
         [sys.executable, MAIN, *args], cwd=self.root,
         env=_environment(), capture_output=True, text=True, check=False,
-        timeout=120)
+        timeout=timeout)
 
   def _assert_one_line_error(self, result, *fragments):
     # main.py's documented exit code for bad input (argparse's for usage).
@@ -107,6 +112,67 @@ class MainTest(parameterized.TestCase):
                                 'Not a directory')
     self.assertEqual(os.listdir(self.root), ['file'])
 
+
+  def test_eval_mode_needs_only_the_workdir(self):
+    self._assert_one_line_error(
+        self._run('--mode=eval'),
+        'flag --workdir is required with --mode=eval')
+    # No --config, and the next check is the workdir's.
+    result = self._run('--mode=eval', f'--workdir={self.workdir}')
+    self._assert_one_line_error(result,
+                                f"workdir '{self.workdir}' does not exist")
+    self.assertFalse(os.path.exists(self.workdir))
+
+  @parameterized.named_parameters(
+      ('unknown_mode', ['--mode=test'], ['--mode=test', 'train|eval']),
+      ('no_episodes', ['--mode=eval', '--num_episodes=0'],
+       ['--num_episodes=0', 'not a positive integer']),
+      ('negative_seed', ['--mode=eval', '--seed=-1'], ['--seed=-1']),
+      ('config_in_eval_mode', ['--mode=eval', f'--config={SMOKE}'],
+       ['flag --config is only read with --mode=train']),
+      ('episodes_in_train_mode', [f'--config={SMOKE}', '--num_episodes=3'],
+       ['flag --num_episodes is only read with --mode=eval']),
+      ('video_in_train_mode', [f'--config={SMOKE}', '--video_path=v.mp4'],
+       ['flag --video_path is only read with --mode=eval']),
+  )
+  def test_bad_mode_flags(self, args, fragments):
+    result = self._run(f'--workdir={self.workdir}', *args)
+    self._assert_one_line_error(result, *fragments)
+    self.assertFalse(os.path.exists(self.workdir))
+
+  # Only while the module is missing: it is written in parallel with main.py.
+  @unittest.skipUnless(os.path.exists(EVAL_LIB),
+                       'curl_tf/eval_lib.py does not exist yet')
+  def test_eval_without_an_exported_policy(self):
+    # The one line also shows that importing TensorFlow printed nothing.
+    os.mkdir(self.workdir)
+    result = self._run('--mode=eval', f'--workdir={self.workdir}')
+    self._assert_one_line_error(
+        result,
+        f"no exported policy at '{os.path.join(self.workdir, 'policy')}'")
+
+  def test_a_train_run_opens_with_our_lines(self):
+    # The workdir holds another run's config, so main.py prints its opening
+    # lines, imports TensorFlow and all that train_lib imports, and then
+    # train_and_evaluate refuses before any work.
+    os.mkdir(self.workdir)
+    with open(os.path.join(self.workdir, config_lib.RUN_CONFIG_FILE),
+              'w') as f:
+      json.dump({'seed': 99}, f)
+    result = self._run(f'--config={SMOKE}', f'--workdir={self.workdir}')
+    self.assertEqual(result.returncode, 2, result.stderr)
+    lines = result.stdout.splitlines()
+    self.assertLen(lines, 2, result.stdout)
+    self.assertStartsWith(
+        lines[0], 'cartpole swingup: 4000 env steps = 500 agent steps')
+    self.assertStartsWith(
+        lines[1], "estimated wall-clock on a 2-core CPU like the benchmark's: ")
+    self.assertIn('(400 updates at', lines[1])
+    # No TensorFlow, CUDA or gym lines: only the refusal.
+    error_lines = result.stderr.splitlines()
+    self.assertLen(error_lines, 1, result.stderr)
+    self.assertStartsWith(error_lines[0], 'curl_tf: error: ')
+    self.assertIn('another config', error_lines[0])
 
 if __name__ == '__main__':
   absltest.main()

@@ -20,6 +20,7 @@ from tf_agents.trajectories import time_step as ts
 from configs import default
 from curl_tf import augmentations
 from curl_tf import collector as collector_lib
+from curl_tf import run_logs
 from curl_tf import train_lib
 
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -204,7 +205,7 @@ class LoopScheduleTest(tf.test.TestCase):
 class ProgressTest(tf.test.TestCase):
 
   def test_line_reports_rate_eta_and_last_eval(self):
-    progress = train_lib.Progress(num_env_steps=10_000)
+    progress = run_logs.Progress(num_env_steps=10_000)
     progress.last_eval = '123.4 @ 2000'
     # 2,500 env steps left at 50 env steps/s: 50 s.
     self.assertEqual(
