@@ -11,10 +11,11 @@ resumed run starts a new episode.
 """
 
 from concurrent import futures
+import dataclasses
 import os
 import random
 import time
-from typing import Dict, List
+from typing import Any, Dict, List, Optional, Tuple
 
 from absl import logging
 import numpy as np
@@ -100,6 +101,36 @@ def _start_replay(config, action_dim: int,
   return server
 
 
+@dataclasses.dataclass
+class _Run:
+  """What one training process holds; built by `_start`."""
+  config: Any
+  workdir: str
+  env: Any
+  eval_env: Any
+  agent: agent_lib.CurlSacAgent
+  collect_policy: Any
+  eval_policy: Any
+  action_rng: np.random.Generator
+  checkpointer: checkpointing.RunCheckpointer
+  restored: Optional[checkpointing.Restored]
+  state: checkpointing.LoopState
+  server: replay.ReplayServer
+  writer: replay.ReplayWriter
+  collector: collector_lib.Collector
+  env_thread: futures.ThreadPoolExecutor
+  summary_writer: Any
+  eval_csv: run_logs.EvalCsv
+  progress: run_logs.Progress
+  dataset_iterator: Any = None  # Built at the first update.
+  # Latest value of every train metric (actor metrics come every other step).
+  metrics: Dict[str, tf.Tensor] = dataclasses.field(default_factory=dict)
+  checkpoint_s: float = 0.0
+  last_checkpoint: Optional[int] = None
+  # (time, env_step, eval_s, checkpoint_s) at the end of the first update.
+  learning_start: Optional[Tuple[float, int, float, float]] = None
+
+
 def train_and_evaluate(config, workdir: str) -> Dict[str, object]:
   """Trains CURL-SAC for `config.num_env_steps` environment steps.
 
@@ -114,33 +145,70 @@ def train_and_evaluate(config, workdir: str) -> Dict[str, object]:
 
   Returns:
     A summary: 'final_eval' (the last eval.csv row, a dict), 'env_step'
-    (where the run stopped), 'interrupted' (by a signal),
+    (where the run stopped), 'interrupted' (the signal's name, or None),
     'learning_env_steps_per_s' (env steps/s from the end of this process's
     first update, which compiles the train step, to the end, evaluations
     and checkpoints excluded; absent if it made no update),
     'learner_data_wait_fraction' (share of the learner's time spent waiting
-    for a batch) and 'checkpoint_s' (time spent writing checkpoints).
+    for a batch) and 'checkpoint_s' (time the loop spent checkpointing).
 
   Raises:
     ConfigError: the workdir holds a run with another config, or only
       unreadable checkpoints.
   """
-  config_lib.save_or_check_run_config(config, workdir)
-  set_seeds(config.seed)
+  run = _start(config, workdir)
   action_repeat = config.action_repeat
   num_agent_steps = config_lib.num_agent_steps(config)
-  final_env_step = num_agent_steps * action_repeat
+  eval_due = cadence.Every(config.eval_every_env_steps)
+  log_due = cadence.Every(config.log_every_env_steps)
+  checkpoint_due = cadence.Every(config.checkpoint_every_env_steps)
+  first_agent_step = run.state.env_step // action_repeat
+  # The env renders on a worker thread while the learner steps on this one
+  # (MuJoCo and TF ops both release the GIL). The action is chosen before
+  # the update, so the order is the official code's: act, update, step.
+  time_step = run.env_thread.submit(run.collector.reset).result()
+  with cadence.StopOnSignal() as stop:
+    for agent_step in range(first_agent_step, num_agent_steps):
+      env_step = agent_step * action_repeat
+      # A resumed run evaluated and checkpointed its first step already.
+      if agent_step > first_agent_step or not run.restored:
+        if eval_due(env_step):
+          _evaluate_and_export(run, env_step)
+        if env_step > 0 and checkpoint_due(env_step):
+          _save_checkpoint(run, env_step)
+      if stop.requested:
+        _save_checkpoint(run, env_step, wait=True)
+        break
+      pending_step = run.env_thread.submit(
+          run.collector.step, _act(run, agent_step, time_step))
+      # One update per agent step once replay is filled (official code).
+      if agent_step >= run.state.learning_start_agent_step:
+        _update(run, env_step)
+      time_step, finished_return = pending_step.result()
+      env_step += action_repeat
+      if finished_return is not None:
+        run.state.episode_count += 1
+        with run.summary_writer.as_default(step=env_step):
+          tf.summary.scalar('train/episode_return', finished_return)
+      if log_due(env_step):
+        _log(run, env_step)
+    else:
+      env_step = num_agent_steps * action_repeat
+      if run.state.env_step < env_step or not run.restored:
+        _evaluate_and_export(run, env_step)
+        _save_checkpoint(run, env_step)
+  return _finish(run, env_step, stop.signal_name)
+
+
+def _start(config, workdir: str) -> _Run:
+  """Builds the envs, agent and replay; restores the newest checkpoint."""
+  config_lib.save_or_check_run_config(config, workdir)
+  set_seeds(config.seed)
   env = envs.make_environment(config, seed=config.seed)
   # A different seed so evaluation episodes differ from training ones.
   eval_env = envs.make_environment(config, seed=eval_env_seed(config))
   agent = make_agent(config, env)
-  collect_policy = py_tf_eager_policy.PyTFEagerPolicy(
-      agent.collect_policy, use_tf_function=True)
-  eval_policy = py_tf_eager_policy.PyTFEagerPolicy(
-      agent.eval_policy, use_tf_function=True)
-  action_spec = env.action_spec()
   action_rng = np.random.default_rng(config.seed)
-
   checkpointer = checkpointing.RunCheckpointer(workdir, agent)
   restored = checkpointer.restore()
   if restored:
@@ -153,177 +221,153 @@ def train_and_evaluate(config, workdir: str) -> Dict[str, object]:
         env_step=0, episode_count=0,
         action_rng_state=action_rng.bit_generator.state,
         learning_start_agent_step=config.num_random_agent_steps)
-  # What an earlier process wrote after its last checkpoint is replayed now.
+  # What an earlier process wrote after its last checkpoint is redone now.
   run_logs.prune_after(workdir, state.env_step if restored else -1)
-  server = _start_replay(config, int(np.prod(action_spec.shape)),
+  server = _start_replay(config, int(np.prod(env.action_spec().shape)),
                          checkpointer, restored)
   writer = replay.ReplayWriter(server.address, server.table_name,
                                config.frame_stack)
-  dataset_iterator = None  # Built at the first update.
-
-  summary_writer = tf.summary.create_file_writer(workdir)
-  eval_csv = run_logs.EvalCsv(os.path.join(workdir, 'eval.csv'))
-  progress = run_logs.Progress(config.num_env_steps, state.env_step)
   logging.info('Training %s-%s for %d env steps (%d agent steps, action '
                'repeat %d), batch %d, %s update.', config.domain_name,
-               config.task_name, config.num_env_steps, num_agent_steps,
-               action_repeat, config.batch_size, config.update_mode)
+               config.task_name, config.num_env_steps,
+               config_lib.num_agent_steps(config), config.action_repeat,
+               config.batch_size, config.update_mode)
+  return _Run(
+      config=config, workdir=workdir, env=env, eval_env=eval_env,
+      agent=agent,
+      collect_policy=py_tf_eager_policy.PyTFEagerPolicy(
+          agent.collect_policy, use_tf_function=True),
+      eval_policy=py_tf_eager_policy.PyTFEagerPolicy(
+          agent.eval_policy, use_tf_function=True),
+      action_rng=action_rng, checkpointer=checkpointer, restored=restored,
+      state=state, server=server, writer=writer,
+      collector=collector_lib.Collector(env, writer),
+      env_thread=futures.ThreadPoolExecutor(
+          1, thread_name_prefix='collector'),
+      summary_writer=tf.summary.create_file_writer(workdir),
+      eval_csv=run_logs.EvalCsv(os.path.join(workdir, 'eval.csv')),
+      progress=run_logs.Progress(config.num_env_steps, state.env_step),
+      last_checkpoint=state.env_step if restored else None)
 
-  def evaluate_and_export(env_step: int) -> None:
-    start = time.time()
-    returns = evaluate(eval_env, eval_policy, config.num_eval_episodes)
-    row = dict(env_step=env_step, agent_step=env_step // action_repeat,
-               return_mean=float(np.mean(returns)),
-               return_std=float(np.std(returns)),
-               return_min=float(np.min(returns)),
-               return_max=float(np.max(returns)),
-               num_episodes=len(returns),
-               wall_time_s=round(time.time() - progress.start_time, 1))
-    eval_csv.append(row)
-    with summary_writer.as_default(step=env_step):
-      tf.summary.scalar('eval/return_mean', row['return_mean'])
-      tf.summary.scalar('eval/return_std', row['return_std'])
-    summary_writer.flush()
-    progress.last_eval = f'{row["return_mean"]:.1f} @ {env_step}'
-    logging.info('eval @ env_step %d: return %.1f +- %.1f over %d episodes',
-                 env_step, row['return_mean'], row['return_std'],
-                 len(returns))
-    export.export_policies(agent, workdir, export.policy_info(
-        config, env_step, row['return_mean']))
-    state.eval_s += time.time() - start
 
-  checkpoint_s = 0.0
-  last_checkpoint = state.env_step if restored else None
+def _act(run: _Run, agent_step: int, time_step) -> np.ndarray:
+  """Uniform random for Table 3's first agent steps, then the policy."""
+  if agent_step < run.config.num_random_agent_steps:
+    spec = run.env.action_spec()
+    return run.action_rng.uniform(spec.minimum, spec.maximum,
+                                  spec.shape).astype(np.float32)
+  return run.collect_policy.action(time_step).action
 
-  def save_checkpoint(env_step: int, wait: bool = False) -> None:
-    nonlocal checkpoint_s, last_checkpoint
-    start = time.time()
-    # Items whose frames sit in an unfinished chunk reach the table only on
-    # a flush; the writer lives on the collector thread.
-    env_thread.submit(writer.flush).result()
-    summary_writer.flush()
-    state.env_step = env_step
-    state.action_rng_state = action_rng.bit_generator.state
-    checkpointer.save(state, server.address, server.table_name, wait=wait)
-    checkpoint_s += time.time() - start
-    last_checkpoint = env_step
 
-  collector = collector_lib.Collector(env, writer)
-  # The env renders on a worker thread while the learner steps on this one
-  # (MuJoCo and TF ops both release the GIL). The action is chosen before
-  # the update, so the order is the official code's: act, update, step.
-  env_thread = futures.ThreadPoolExecutor(1, thread_name_prefix='collector')
-  time_step = env_thread.submit(collector.reset).result()
-  eval_due = cadence.Every(config.eval_every_env_steps)
-  log_due = cadence.Every(config.log_every_env_steps)
-  checkpoint_due = cadence.Every(config.checkpoint_every_env_steps)
-  first_agent_step = state.env_step // action_repeat
-  learning_start = None  # (time, env_step, eval_s, checkpoint_s).
-  # Latest value of every train metric (actor metrics come every other step).
-  metrics = {}
-  stop = cadence.StopOnSignal()
-  with stop:
-    for agent_step in range(first_agent_step, num_agent_steps):
-      env_step = agent_step * action_repeat
-      # A resumed run did its first step's evaluation and checkpoint before
-      # it stopped.
-      if agent_step > first_agent_step or not restored:
-        if eval_due(env_step):
-          evaluate_and_export(env_step)
-        if env_step > 0 and checkpoint_due(env_step):
-          save_checkpoint(env_step)
-      if stop.requested:
-        if last_checkpoint != env_step:
-          save_checkpoint(env_step, wait=True)
-        break
+def _update(run: _Run, env_step: int) -> None:
+  """One train step on a fresh batch, timed."""
+  config = run.config
+  if run.dataset_iterator is None:
+    run.dataset_iterator = iter(replay.make_dataset(
+        run.server.address, run.server.table_name,
+        frame_stack=config.frame_stack, batch_size=config.batch_size,
+        crop_size=config.crop_size, seed=config.seed,
+        prefetch_batches=config.prefetch_batches,
+        first_batch_index=int(run.agent.train_step_counter)))
+  start = time.time()
+  batch = next(run.dataset_iterator)
+  fetched = time.time()
+  step_metrics = run.agent.train(batch).extra
+  # Reading a value waits for the step, so the timing is honest.
+  float(step_metrics['critic_loss'])
+  run.metrics.update(step_metrics)
+  run.state.data_wait_s += fetched - start
+  run.state.learner_s += time.time() - start
+  if run.learning_start is None:
+    # Speed is measured from the end of the first update, which traces and
+    # compiles the train step.
+    run.learning_start = (time.time(), env_step + config.action_repeat,
+                          run.state.eval_s, run.checkpoint_s)
 
-      # Act, then step the env in the background.
-      if agent_step < config.num_random_agent_steps:
-        action = action_rng.uniform(action_spec.minimum, action_spec.maximum,
-                                    action_spec.shape).astype(np.float32)
-      else:
-        action = collect_policy.action(time_step).action
-      pending_step = env_thread.submit(collector.step, action)
 
-      # One update per agent step once replay is filled (official code).
-      if agent_step >= state.learning_start_agent_step:
-        if dataset_iterator is None:
-          dataset_iterator = iter(replay.make_dataset(
-              server.address, server.table_name,
-              frame_stack=config.frame_stack, batch_size=config.batch_size,
-              crop_size=config.crop_size, seed=config.seed,
-              prefetch_batches=config.prefetch_batches,
-              first_batch_index=int(agent.train_step_counter)))
-        start = time.time()
-        batch = next(dataset_iterator)
-        fetched = time.time()
-        step_metrics = agent.train(batch).extra
-        # Reading a value waits for the step, so the timing is honest.
-        float(step_metrics['critic_loss'])
-        metrics.update(step_metrics)
-        state.data_wait_s += fetched - start
-        state.learner_s += time.time() - start
-        if learning_start is None:
-          # Speed is measured from the end of the first update, which traces
-          # and compiles the train step.
-          learning_start = (time.time(), env_step + action_repeat,
-                            state.eval_s, checkpoint_s)
+def _evaluate_and_export(run: _Run, env_step: int) -> None:
+  """Evaluates the greedy policy, logs it, and exports the policies."""
+  config = run.config
+  start = time.time()
+  returns = evaluate(run.eval_env, run.eval_policy, config.num_eval_episodes)
+  row = dict(env_step=env_step, agent_step=env_step // config.action_repeat,
+             return_mean=float(np.mean(returns)),
+             return_std=float(np.std(returns)),
+             return_min=float(np.min(returns)),
+             return_max=float(np.max(returns)),
+             num_episodes=len(returns),
+             wall_time_s=round(time.time() - run.progress.start_time, 1))
+  run.eval_csv.append(row)
+  with run.summary_writer.as_default(step=env_step):
+    tf.summary.scalar('eval/return_mean', row['return_mean'])
+    tf.summary.scalar('eval/return_std', row['return_std'])
+  run.progress.last_eval = f'{row["return_mean"]:.1f} @ {env_step}'
+  logging.info('eval @ env_step %d: return %.1f +- %.1f over %d episodes',
+               env_step, row['return_mean'], row['return_std'], len(returns))
+  export.export_policies(run.agent, run.workdir, export.policy_info(
+      config, env_step, row['return_mean']))
+  run.state.eval_s += time.time() - start
 
-      time_step, finished_return = pending_step.result()
-      env_step += action_repeat
-      if finished_return is not None:
-        state.episode_count += 1
-        with summary_writer.as_default(step=env_step):
-          tf.summary.scalar('train/episode_return', finished_return)
-      if log_due(env_step):
-        _log(summary_writer, progress, env_step, metrics, state)
-    else:
-      env_step = final_env_step
-      if not (restored and restored.state.env_step == final_env_step):
-        evaluate_and_export(final_env_step)
-        save_checkpoint(final_env_step)
+
+def _save_checkpoint(run: _Run, env_step: int, wait: bool = False) -> None:
+  """Checkpoints the run at `env_step` (once: a second call is a no-op)."""
+  if run.last_checkpoint == env_step:
+    return
+  start = time.time()
+  # Items whose frames sit in an unfinished chunk reach the table only on a
+  # flush; the writer lives on the collector thread.
+  run.env_thread.submit(run.writer.flush).result()
+  run.summary_writer.flush()
+  run.state.env_step = env_step
+  run.state.action_rng_state = run.action_rng.bit_generator.state
+  run.checkpointer.save(run.state, run.server.address, run.server.table_name,
+                        wait=wait)
+  run.checkpoint_s += time.time() - start
+  run.last_checkpoint = env_step
+
+
+def _finish(run: _Run, env_step: int,
+            signal_name: Optional[str]) -> Dict[str, object]:
+  """Waits for the last checkpoint, closes everything, returns the summary."""
   learning_end = time.time()
-  checkpointer.wait()
-  summary_writer.flush()
+  run.checkpointer.wait()
+  run.summary_writer.flush()
   # The training env's rendering context lives on the collector thread.
-  env_thread.submit(env.close).result()
-  env_thread.shutdown()
-  eval_env.close()
-  writer.close()
-  server.close()
-
-  rows = eval_csv.rows()
-  summary = {'final_eval': rows[-1] if rows else None,
-             'env_step': env_step,
-             'interrupted': stop.signal_name,
-             'checkpoint_s': checkpoint_s,
+  run.env_thread.submit(run.env.close).result()
+  run.env_thread.shutdown()
+  run.eval_env.close()
+  run.writer.close()
+  run.server.close()
+  rows = run.eval_csv.rows()
+  state = run.state
+  summary = {'final_eval': rows[-1] if rows else None, 'env_step': env_step,
+             'interrupted': signal_name, 'checkpoint_s': run.checkpoint_s,
              'learner_data_wait_fraction':
                  state.data_wait_s / max(state.learner_s, 1e-9)}
-  if learning_start is not None:
+  if run.learning_start is not None:
     start_time, start_env_step, start_eval_s, start_checkpoint_s = (
-        learning_start)
+        run.learning_start)
     summary['learning_env_steps_per_s'] = (
         (env_step - start_env_step) /
         (learning_end - start_time - (state.eval_s - start_eval_s) -
-         (checkpoint_s - start_checkpoint_s)))
-  if stop.requested:
+         (run.checkpoint_s - start_checkpoint_s)))
+  if signal_name:
     logging.warning('stopped by %s at env step %d; run again with the same '
-                    'workdir to resume', stop.signal_name, env_step)
+                    'workdir to resume', signal_name, env_step)
   logging.info('done: %s', summary)
   return summary
 
 
-def _log(summary_writer, progress: run_logs.Progress, env_step: int,
-         metrics: Dict[str, tf.Tensor],
-         state: checkpointing.LoopState) -> None:
+def _log(run: _Run, env_step: int) -> None:
   """Training scalars to TensorBoard and a progress line to the console."""
-  steps_per_s = progress.rate(env_step)
-  with summary_writer.as_default(step=env_step):
-    for name, value in metrics.items():
+  state = run.state
+  steps_per_s = run.progress.rate(env_step)
+  with run.summary_writer.as_default(step=env_step):
+    for name, value in run.metrics.items():
       tf.summary.scalar(f'train/{name}', value)
     tf.summary.scalar('perf/env_steps_per_s', steps_per_s)
     if state.learner_s > 0:
       tf.summary.scalar('perf/learner_data_wait_fraction',
                         state.data_wait_s / state.learner_s)
     tf.summary.scalar('train/episodes', state.episode_count)
-  logging.info('%s', progress.line(env_step, steps_per_s))
+  logging.info('%s', run.progress.line(env_step, steps_per_s))
