@@ -244,6 +244,7 @@ class RunCheckpointer:
     """
     manifests = self.manifests()
     errors = []
+    skipped = []  # Warnings, shown only if an older checkpoint restores.
     for path in manifests:
       try:
         with open(path) as f:
@@ -256,10 +257,12 @@ class RunCheckpointer:
       # ValueError or KeyError): any failure to read means damaged.
       except Exception as e:  # pylint: disable=broad-except
         reason = ' '.join(str(e).split())[:200]
-        logging.warning('checkpoint %s is damaged, skipped (%s: %s)', path,
-                        type(e).__name__, reason)
+        skipped.append(f'checkpoint {path} is damaged, skipped '
+                       f'({type(e).__name__}: {reason})')
         errors.append(f'{os.path.basename(path)}: {type(e).__name__}')
         continue
+      for warning in skipped:
+        logging.warning('%s', warning)
       replay_dir = os.path.join(self.directory,
                                 manifest['replay_checkpoint'])
       replay_items = manifest['replay_items']

@@ -174,5 +174,30 @@ class MainTest(parameterized.TestCase):
     self.assertStartsWith(error_lines[0], 'curl_tf: error: ')
     self.assertIn('another config', error_lines[0])
 
+  def test_only_unreadable_checkpoints(self):
+    # A workdir whose one checkpoint is damaged: refused with one line, and
+    # nothing in it is touched.
+    checkpoints = os.path.join(self.workdir, 'checkpoints')
+    os.makedirs(checkpoints)
+    files = {os.path.join(checkpoints, 'manifest-000002000.json'): '{bad',
+             os.path.join(checkpoints, 'agent-000002000.index'): 'x',
+             os.path.join(self.workdir, 'eval.csv'): 'env_step\n0\n2000\n'}
+    for path, text in files.items():
+      with open(path, 'w') as f:
+        f.write(text)
+    result = self._run(f'--config={SMOKE}', f'--workdir={self.workdir}')
+    error_lines = result.stderr.splitlines()
+    self.assertLen(error_lines, 1, result.stderr)
+    self.assertEqual(result.returncode, 2, result.stderr)
+    self.assertStartsWith(error_lines[0], 'curl_tf: error: no readable '
+                          f'checkpoint in {checkpoints}')
+    self.assertIn('manifest-000002000.json', error_lines[0])
+    for path, text in files.items():
+      with open(path) as f:
+        self.assertEqual(f.read(), text, path)
+    self.assertCountEqual(os.listdir(checkpoints),
+                          ['manifest-000002000.json', 'agent-000002000.index'])
+
+
 if __name__ == '__main__':
   absltest.main()
