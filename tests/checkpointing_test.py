@@ -13,6 +13,8 @@ import tempfile
 import time
 
 from absl.testing import absltest
+from absl.testing import parameterized
+import imageio
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -273,7 +275,7 @@ def _eval_steps(workdir):
 
 
 @pytest.mark.slow
-class KilledRunTest(absltest.TestCase):
+class KilledRunTest(parameterized.TestCase):
   """main.py in real processes, killed and started again."""
 
   def setUp(self):
@@ -308,7 +310,23 @@ class KilledRunTest(absltest.TestCase):
     self.assertEqual(progress[0], checkpoint_step + 400)
     self.assertEqual(progress[-1], 1600)
 
-  def test_sigterm_checkpoints_and_exits_0(self):
+    # The policy the run exported at its end, evaluated from the command
+    # line: a playable video of its first episode (125 agent steps after
+    # the reset frame), 256x256.
+    video = os.path.join(self.workdir, 'videos', 'eval_1600.mp4')
+    result = subprocess.run(
+        [sys.executable, 'main.py', '--mode=eval',
+         f'--workdir={self.workdir}', '--num_episodes=1'],
+        cwd=_REPO_ROOT, capture_output=True, text=True, timeout=300,
+        check=False)
+    self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+    self.assertIn('env_step 1600', result.stdout)
+    self.assertIn(video, result.stdout)
+    frames = imageio.v3.imread(video)
+    self.assertEqual(frames.shape, (126, 256, 256, 3))
+
+  @parameterized.parameters('SIGTERM', 'SIGINT')
+  def test_signal_checkpoints_and_exits_0(self, name):
     process = _start(self.workdir)
     self.addCleanup(process.kill)
     # Once learning has started (the first training scalars are logged).
@@ -316,13 +334,13 @@ class KilledRunTest(absltest.TestCase):
         lambda: glob.glob(os.path.join(self.workdir, 'events.out.*')) and
         os.path.exists(os.path.join(self.workdir, 'eval.csv')), 300))
     time.sleep(3)
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(getattr(signal, name))
     _, stderr = process.communicate(timeout=120)
     self.assertEqual(process.returncode, 0, stderr[-3000:])
-    self.assertIn('SIGTERM received', stderr)
+    self.assertIn(f'{name} received', stderr)
     manifests = _manifests(self.workdir)
     self.assertNotEmpty(manifests)
-    match = re.search(r'stopped by SIGTERM at env step (\d+)', stderr)
+    match = re.search(rf'stopped by {name} at env step (\d+)', stderr)
     self.assertIsNotNone(match, stderr[-2000:])
     self.assertEqual(
         json.load(open(manifests[-1]))['env_step'], int(match.group(1)))
