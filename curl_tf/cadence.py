@@ -1,9 +1,10 @@
-"""When the loop does what: step predicates, and stopping on a signal.
+"""When the loop does what: a step predicate, and stopping on a signal.
 
-After DrQ-v2's `Every`/`Until`, but in environment steps. Config cadences
-are whole agent steps (config_lib checks that they are multiples of
-action_repeat), so `env_step % every` lands exactly on them, and a resumed
-run keeps the same schedule with no state to restore.
+After DrQ-v2's `Every`, but in environment steps (the budget is the loop's
+range, so no `Until` is needed). Config cadences are whole agent steps
+(config_lib checks that they are multiples of action_repeat), so
+`env_step % every` lands exactly on them, and a resumed run keeps the same
+schedule with no state to restore.
 """
 
 import signal
@@ -21,16 +22,6 @@ class Every:
 
   def __call__(self, env_step: int) -> bool:
     return env_step % self.every == 0
-
-
-class Until:
-  """True while env_step is below the budget."""
-
-  def __init__(self, until_env_steps: int):
-    self.until = until_env_steps
-
-  def __call__(self, env_step: int) -> bool:
-    return env_step < self.until
 
 
 class StopOnSignal:
