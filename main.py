@@ -104,7 +104,7 @@ def main(argv: List[str]) -> None:
   try:
     # Listing dm_control's tasks imports it, and it logs INFO lines on
     # import: keep a failure to one line on stderr.
-    with console.absl_warnings_only():
+    with console.absl_only():
       if train:
         config = _CONFIG.value
         config_lib.validate_config(config)

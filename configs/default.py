@@ -110,6 +110,12 @@ def get_config() -> ml_collections.ConfigDict:
   config.update_mode = 'joint'
   # Compile the train step with XLA.
   config.jit_compile = False
+  # Number format of the convolutions and dense layers: 'float32',
+  # 'mixed_bfloat16' (float32 master weights and LayerNorms, float32 losses;
+  # curl_tf/precision.py says what stays float32 and why) or 'auto'
+  # (bfloat16 where the hardware runs it natively: TPUs, Ampere-or-newer
+  # GPUs, CPUs with AMX; else float32).
+  config.precision = 'float32'
 
   # --- Reproducibility ------------------------------------------------------
   # One seed for TF, numpy and the environments.

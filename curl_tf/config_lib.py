@@ -201,6 +201,7 @@ _FIELD_CHECKS = {
     'actor_update_freq': _positive_int,
     'update_mode': _one_of('joint', 'sequential'),
     'jit_compile': _bool,
+    'precision': _one_of('float32', 'mixed_bfloat16', 'auto'),
     'seed': _seed,
 }
 

@@ -228,11 +228,17 @@ def _import_gym_without_notice() -> None:
 
 
 @contextlib.contextmanager
-def absl_warnings_only() -> Iterator[None]:
-  """Lets only absl log records of level WARNING and above out of the block.
+def absl_only(level_name: str = 'warning') -> Iterator[None]:
+  """Lets only absl log records of `level_name` and above out of the block.
 
   dm_control logs INFO lines when first imported (its OpenGL backend, the
-  MuJoCo version); they would come before the run's own.
+  MuJoCo version), which would come before the run's own; a SavedModel
+  export logs about eight INFO and WARNING lines of its internals (renamed
+  signature arguments, untraced functions, fingerprints) at every
+  evaluation.
+
+  Args:
+    level_name: 'warning' or 'error'.
 
   Yields:
     Nothing; the previous verbosity is back after the block.
@@ -241,7 +247,8 @@ def absl_warnings_only() -> Iterator[None]:
   # library only.
   from absl import logging  # pylint: disable=g-import-not-at-top
   verbosity = logging.get_verbosity()
-  logging.set_verbosity(logging.WARNING)
+  logging.set_verbosity({'warning': logging.WARNING,
+                         'error': logging.ERROR}[level_name])
   try:
     yield
   finally:
@@ -267,7 +274,7 @@ def quiet_imports(*module_names: str) -> None:
     quiet = contextlib.nullcontext()
   else:
     quiet = _filtered_stderr(harmless_patterns())
-  with quiet, absl_warnings_only():
+  with quiet, absl_only():
     _import_gym_without_notice()
     for name in names:
       importlib.import_module(name)

@@ -98,6 +98,8 @@ import tensorflow as tf
 from tf_agents.policies import policy_saver
 
 from curl_tf import config_lib
+from curl_tf import console
+from curl_tf import precision
 
 # Directory names inside the workdir, and the info file inside each.
 POLICY_DIR = 'policy'
@@ -127,7 +129,8 @@ def policy_info(config, env_step: int,
   Returns:
     A JSON-serialisable dict: the task and how its observations are made
     (domain_name, task_name, action_repeat, frame_stack, image_size,
-    crop_size, camera_id), seed, env_step and eval_return_mean.
+    crop_size, camera_id), seed, precision, env_step and
+    eval_return_mean.
     `export_policies` adds the specs and the export time.
   """
   return {
@@ -139,6 +142,8 @@ def policy_info(config, env_step: int,
       'crop_size': int(config.crop_size),
       'camera_id': int(config.camera_id),
       'seed': int(config.seed),
+      # What the layers computed in ('auto' resolved on the training host).
+      'precision': precision.resolve(config.precision),
       'env_step': int(env_step),
       'eval_return_mean': (None if eval_return is None
                            else float(eval_return)),
@@ -231,12 +236,15 @@ def _make_temp_dir(workdir: str, name: str) -> str:
 def _save(policy, train_step: tf.Variable, info: Dict[str, Any],
           temp_dir: str) -> None:
   """Saves `policy` and its info into `temp_dir`, all synced to disk."""
-  saver = policy_saver.PolicySaver(policy, batch_size=None,
-                                   train_step=train_step)
-  # Its outputs are TFP/TF-Agents distributions, which make a SavedModel
-  # loadable only where those types are imported (see the module docstring).
-  del saver.policy.distribution
-  saver.save(temp_dir)
+  # Without the SavedModel machinery's own lines at every evaluation.
+  with console.absl_only('error'):
+    saver = policy_saver.PolicySaver(policy, batch_size=None,
+                                     train_step=train_step)
+    # Its outputs are TFP/TF-Agents distributions, which make a SavedModel
+    # loadable only where those types are imported (see the module
+    # docstring).
+    del saver.policy.distribution
+    saver.save(temp_dir)
   with open(os.path.join(temp_dir, INFO_FILE), 'w') as f:
     json.dump(info, f, indent=2, sort_keys=True)
     f.write('\n')

@@ -16,6 +16,7 @@ from tf_agents.distributions import utils as distribution_utils
 from tf_agents.networks import network
 
 from curl_tf import augmentations
+from curl_tf import precision
 
 # PyTorch's LayerNorm epsilon; Keras defaults to 1e-3.
 _LAYER_NORM_EPSILON = 1e-5
@@ -44,20 +45,29 @@ class DeltaOrthogonal(tf.keras.initializers.Initializer):
     return {'gain': self.gain, 'seed': self.seed}
 
 
-def _dense(units: int, activation=None, name=None) -> tf.keras.layers.Dense:
+# Dtype policy of the compute-heavy layers: None (float32) or a Keras mixed
+# policy (precision.layer_policy). Variables stay float32 either way.
+DtypePolicy = Optional[tf.keras.mixed_precision.Policy]
+
+
+def _dense(units: int, activation=None, name=None,
+           dtype: DtypePolicy = None) -> tf.keras.layers.Dense:
   # Orthogonal weights and zero biases, the official code's `weight_init`.
   return tf.keras.layers.Dense(
       units,
       activation=activation,
       kernel_initializer=tf.keras.initializers.Orthogonal(),
       bias_initializer='zeros',
-      name=name)
+      name=name,
+      dtype=dtype)
 
 
-def _mlp(hidden_units: int, num_hidden: int, output_units: int,
-         name: str) -> tf.keras.Sequential:
-  layers = [_dense(hidden_units, 'relu') for _ in range(num_hidden)]
-  layers.append(_dense(output_units))
+def _mlp(hidden_units: int, num_hidden: int, output_units: int, name: str,
+         dtype: DtypePolicy = None,
+         output_dtype: DtypePolicy = None) -> tf.keras.Sequential:
+  layers = [_dense(hidden_units, 'relu', dtype=dtype)
+            for _ in range(num_hidden)]
+  layers.append(_dense(output_units, dtype=output_dtype))
   return tf.keras.Sequential(layers, name=name)
 
 
@@ -72,8 +82,9 @@ class ConvTrunk(tf.keras.layers.Layer):
   """
 
   def __init__(self, num_layers: int = 4, num_filters: int = 32,
-               crop_size: int = 84, name: str = 'conv_trunk'):
-    super().__init__(name=name)
+               crop_size: int = 84, name: str = 'conv_trunk',
+               dtype: DtypePolicy = None):
+    super().__init__(name=name, dtype=dtype)
     self.crop_size = crop_size
     # Official code: delta-orthogonal init with ReLU gain sqrt(2).
     init = DeltaOrthogonal(gain=np.sqrt(2.0))
@@ -81,15 +92,16 @@ class ConvTrunk(tf.keras.layers.Layer):
         tf.keras.layers.Conv2D(
             num_filters, 3, strides=2 if i == 0 else 1, activation='relu',
             kernel_initializer=init, bias_initializer='zeros',
-            name=f'conv{i}')
+            name=f'conv{i}', dtype=dtype)
         for i in range(num_layers)
     ]
-    self.flatten = tf.keras.layers.Flatten()
+    self.flatten = tf.keras.layers.Flatten(dtype=dtype)
 
   def call(self, pixels: tf.Tensor) -> tf.Tensor:
     if pixels.shape[-2] != self.crop_size:
       pixels = augmentations.center_crop(pixels, self.crop_size)
-    x = tf.cast(pixels, tf.float32) / 255.0
+    # uint8 straight to the compute dtype: bfloat16 holds 0..255 exactly.
+    x = tf.cast(pixels, self.compute_dtype) / 255.0
     for conv in self.convs:
       x = conv(x)
     return self.flatten(x)
@@ -104,15 +116,19 @@ class EncoderHead(tf.keras.layers.Layer):
   """
 
   def __init__(self, kind: str = 'linear', feature_dim: int = 50,
-               hidden_units: int = 1024, name: str = 'encoder_head'):
-    super().__init__(name=name)
+               hidden_units: int = 1024, name: str = 'encoder_head',
+               dtype: DtypePolicy = None):
+    super().__init__(name=name, dtype=dtype)
     if kind not in ('linear', 'mlp'):
       raise ValueError(f"encoder_head must be 'linear' or 'mlp', got {kind!r}")
     self.kind = kind
     num_hidden = 1 if kind == 'mlp' else 0
-    self.projection = _mlp(hidden_units, num_hidden, feature_dim, 'projection')
+    self.projection = _mlp(hidden_units, num_hidden, feature_dim,
+                           'projection', dtype=dtype, output_dtype=dtype)
+    # LayerNorm in float32 under any policy: its mean and variance over 50
+    # features, and the features every loss reads, keep float32's precision.
     self.layer_norm = tf.keras.layers.LayerNormalization(
-        epsilon=_LAYER_NORM_EPSILON)
+        epsilon=_LAYER_NORM_EPSILON, dtype='float32')
 
   def call(self, conv_features: tf.Tensor) -> tf.Tensor:
     z = self.layer_norm(self.projection(conv_features))
@@ -134,10 +150,12 @@ class PixelEncoder(tf.keras.layers.Layer):
 
 def make_encoder(config, name: str = 'encoder') -> PixelEncoder:
   """Builds an encoder from the config's network fields."""
+  dtype = precision.layer_policy(config.precision)
   return PixelEncoder(
-      ConvTrunk(config.num_conv_layers, config.num_filters, config.crop_size),
+      ConvTrunk(config.num_conv_layers, config.num_filters, config.crop_size,
+                dtype=dtype),
       EncoderHead(config.encoder_head, config.feature_dim,
-                  config.hidden_units),
+                  config.hidden_units, dtype=dtype),
       name=name)
 
 
@@ -145,11 +163,15 @@ class CriticNetwork(network.Network):
   """Q(o, a): the (possibly shared) encoder, then an MLP 1024-1024-1."""
 
   def __init__(self, input_tensor_spec, encoder: PixelEncoder,
-               hidden_units: int = 1024, name: str = 'CriticNetwork'):
+               hidden_units: int = 1024, name: str = 'CriticNetwork',
+               dtype: DtypePolicy = None):
     super().__init__(input_tensor_spec=input_tensor_spec, state_spec=(),
                      name=name)
     self.encoder = encoder
-    self.q_head = _mlp(hidden_units, 2, 1, 'q_head')
+    # Q values in float32: the TD target and the losses are computed from
+    # them.
+    self.q_head = _mlp(hidden_units, 2, 1, 'q_head', dtype=dtype,
+                       output_dtype='float32')
 
   def q_from_features(self, features: tf.Tensor,
                       actions: tf.Tensor) -> tf.Tensor:
@@ -170,14 +192,17 @@ class ActorNetwork(network.Network):
   def __init__(self, input_tensor_spec, action_spec, trunk: ConvTrunk,
                head: EncoderHead, hidden_units: int = 1024,
                log_std_bounds: Tuple[float, float] = (-10.0, 2.0),
-               name: str = 'ActorNetwork'):
+               name: str = 'ActorNetwork', dtype: DtypePolicy = None):
     super().__init__(input_tensor_spec=input_tensor_spec, state_spec=(),
                      name=name)
     self.trunk = trunk
     self.head = head
     self._action_spec = action_spec
     num_actions = int(np.prod(action_spec.shape))
-    self.policy_head = _mlp(hidden_units, 2, 2 * num_actions, 'policy_head')
+    # Mean and log std in float32: the log-probabilities, the entropy and
+    # the exported actions are computed from them.
+    self.policy_head = _mlp(hidden_units, 2, 2 * num_actions, 'policy_head',
+                            dtype=dtype, output_dtype='float32')
     self._log_std_min, self._log_std_max = log_std_bounds
 
   def conv_features(self, pixels: tf.Tensor) -> tf.Tensor:
@@ -245,11 +270,13 @@ class CurlNetworks:
 
   def __init__(self, config, observation_spec, action_spec):
     critic_spec = (observation_spec, action_spec)
+    dtype = precision.layer_policy(config.precision)
     self.encoder = make_encoder(config, 'encoder')
     self.target_encoder = make_encoder(config, 'target_encoder')
 
     def critic(encoder, name):
-      return CriticNetwork(critic_spec, encoder, config.hidden_units, name)
+      return CriticNetwork(critic_spec, encoder, config.hidden_units, name,
+                           dtype=dtype)
 
     self.critic_1 = critic(self.encoder, 'critic_1')
     self.critic_2 = critic(self.encoder, 'critic_2')
@@ -258,9 +285,10 @@ class CurlNetworks:
     self.actor = ActorNetwork(
         observation_spec, action_spec, self.encoder.trunk,
         EncoderHead(config.encoder_head, config.feature_dim,
-                    config.hidden_units, name='actor_encoder_head'),
+                    config.hidden_units, name='actor_encoder_head',
+                    dtype=dtype),
         config.hidden_units, (config.log_std_min, config.log_std_max),
-        name='actor')
+        name='actor', dtype=dtype)
     for net in (self.critic_1, self.critic_2, self.target_critic_1,
                 self.target_critic_2):
       net.create_variables(critic_spec)

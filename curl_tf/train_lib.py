@@ -30,6 +30,7 @@ from curl_tf import collector as collector_lib
 from curl_tf import config_lib
 from curl_tf import envs
 from curl_tf import export
+from curl_tf import precision
 from curl_tf import replay
 from curl_tf import run_logs
 
@@ -228,10 +229,12 @@ def _start(config, workdir: str) -> _Run:
   writer = replay.ReplayWriter(server.address, server.table_name,
                                config.frame_stack)
   logging.info('Training %s-%s for %d env steps (%d agent steps, action '
-               'repeat %d), batch %d, %s update.', config.domain_name,
-               config.task_name, config.num_env_steps,
-               config_lib.num_agent_steps(config), config.action_repeat,
-               config.batch_size, config.update_mode)
+               'repeat %d), batch %d, %s update, %s (precision=%s; CPU: '
+               '%s).', config.domain_name, config.task_name,
+               config.num_env_steps, config_lib.num_agent_steps(config),
+               config.action_repeat, config.batch_size, config.update_mode,
+               precision.resolve(config.precision), config.precision,
+               precision.cpu_model())
   return _Run(
       config=config, workdir=workdir, env=env, eval_env=eval_env,
       agent=agent,

@@ -115,12 +115,14 @@ class PatternsTest(parameterized.TestCase):
     notice = notices.notices[metadata.version('gym')]
     self.assertStartsWith(notice, 'Gym has been unmaintained since 2022')
 
-  def test_absl_warnings_only_restores_the_verbosity(self):
+  def test_absl_only_restores_the_verbosity(self):
     before = logging.get_verbosity()
     logging.set_verbosity(logging.INFO)
     self.addCleanup(logging.set_verbosity, before)
-    with console.absl_warnings_only():
+    with console.absl_only():
       self.assertEqual(logging.get_verbosity(), logging.WARNING)
+    with console.absl_only('error'):
+      self.assertEqual(logging.get_verbosity(), logging.ERROR)
     self.assertEqual(logging.get_verbosity(), logging.INFO)
 
 

@@ -160,7 +160,7 @@ class ExportTest(tf.test.TestCase):
           'domain_name': 'cartpole', 'task_name': 'swingup',
           'action_repeat': 8, 'frame_stack': 3, 'image_size': 32,
           'crop_size': 28, 'camera_id': 0, 'seed': 1,
-          'env_step': 1234, 'eval_return_mean': 56.5,
+          'precision': 'float32', 'env_step': 1234, 'eval_return_mean': 56.5,
           'observation_shape': [32, 32, 9], 'observation_dtype': 'uint8',
           'action_shape': [2], 'action_dtype': 'float32',
           'action_minimum': [-1.0, -2.0], 'action_maximum': [1.0, 0.5],
@@ -177,12 +177,12 @@ class ExportTest(tf.test.TestCase):
   def test_policy_info_from_another_config(self):
     config = default.get_config()
     config.update(domain_name='walker', task_name='walk', action_repeat=2,
-                  camera_id=1, seed=7)
+                  camera_id=1, seed=7, precision='mixed_bfloat16')
     self.assertEqual(export.policy_info(config, 20, 3), {
         'domain_name': 'walker', 'task_name': 'walk', 'action_repeat': 2,
         'frame_stack': 3, 'image_size': 100, 'crop_size': 84,
-        'camera_id': 1, 'seed': 7, 'env_step': 20,
-        'eval_return_mean': 3.0})
+        'camera_id': 1, 'seed': 7, 'precision': 'mixed_bfloat16',
+        'env_step': 20, 'eval_return_mean': 3.0})
 
   @pytest.mark.slow
   def test_loads_without_curl_tf_and_acts_as_in_process(self):
