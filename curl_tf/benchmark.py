@@ -60,6 +60,7 @@ from curl_tf import collector as collector_lib
 from curl_tf import config_lib
 from curl_tf import envs
 from curl_tf import networks
+from curl_tf import precision
 from curl_tf import replay
 from curl_tf import train_lib
 # pylint: enable=g-import-not-at-top,wrong-import-position
@@ -288,16 +289,19 @@ def time_train_step(config, batch_size: int, num_steps: int,
 
 
 def measure_train_step(budget: Budget) -> Dict[str, float]:
-  """Joint step at batch 128 and 512, sequential step at 128."""
+  """Joint step at batch 128 and 512, sequential step at 128, and the joint
+  step at 128 in mixed_bfloat16 (in the same run, so the two compare)."""
   results = {}
-  for name, batch_size, mode, steps in (
-      ('train_step_ms_b128', 128, 'joint', budget.b128_steps),
-      ('train_step_ms_b512', 512, 'joint', budget.b512_steps),
-      ('train_step_ms_b128_sequential', 128, 'sequential',
-       budget.sequential_steps)):
+  for name, batch_size, mode, number_format, steps in (
+      ('train_step_ms_b128', 128, 'joint', 'float32', budget.b128_steps),
+      ('train_step_ms_b512', 512, 'joint', 'float32', budget.b512_steps),
+      ('train_step_ms_b128_sequential', 128, 'sequential', 'float32',
+       budget.sequential_steps),
+      ('train_step_ms_b128_bf16', 128, 'joint', 'mixed_bfloat16',
+       budget.b128_steps)):
     median, mean = time_train_step(
-        default_config(update_mode=mode), batch_size, steps,
-        budget.warmup_steps)
+        default_config(update_mode=mode, precision=number_format),
+        batch_size, steps, budget.warmup_steps)
     results[name] = median
     results[name + '_mean'] = mean
     gc.collect()
@@ -307,15 +311,30 @@ def measure_train_step(budget: Budget) -> Dict[str, float]:
 def measure_encoder(budget: Budget, batch_size: int = 128) -> Dict[str, float]:
   """Encoder FLOPs per image, its FLOP rate, and the joint step's FLOP floor.
 
+  Both number formats: the floor moves with the format (bfloat16 runs on AMX
+  tiles where the CPU has them).
+
   Args:
     budget: how many forward passes to time.
     batch_size: batch of the timed forward pass (and of the floor).
 
   Returns:
     'encoder_mflop_per_image', 'encoder_forward_ms_b128',
-    'encoder_gflops_per_s', 'flop_limit_ms_b128'.
+    'encoder_gflops_per_s', 'flop_limit_ms_b128', and the same three with
+    the suffix '_bf16'.
   """
-  config = default_config()
+  results = {}
+  for number_format, suffix in (('float32', ''), ('mixed_bfloat16', '_bf16')):
+    results.update({
+        key + suffix: value for key, value in _encoder_rate(
+            default_config(precision=number_format), budget,
+            batch_size).items()})
+  return results
+
+
+def _encoder_rate(config, budget: Budget,
+                  batch_size: int) -> Dict[str, float]:
+  """measure_encoder's figures for one config."""
   encoder = networks.make_encoder(config)
   channels = 3 * config.frame_stack
   flops_per_image = encoder_forward_flops(encoder, config.crop_size, channels)
@@ -328,13 +347,15 @@ def measure_encoder(budget: Budget, batch_size: int = 128) -> Dict[str, float]:
   forward_ms, _ = _median_and_mean_ms(
       _time_calls(lambda: forward(pixels).numpy(), budget.encoder_reps))
   flops_per_s = batch_size * flops_per_image / (forward_ms / 1000.0)
-  return {
-      'encoder_mflop_per_image': flops_per_image / 1e6,
+  rates = {
       'encoder_forward_ms_b128': forward_ms,
       'encoder_gflops_per_s': flops_per_s / 1e9,
       'flop_limit_ms_b128': flop_limit_ms(batch_size, flops_per_image,
                                           flops_per_s),
   }
+  if config.precision == 'float32':
+    rates['encoder_mflop_per_image'] = flops_per_image / 1e6
+  return rates
 
 
 @dataclasses.dataclass
@@ -721,12 +742,21 @@ ROWS = (
         lambda r: (r['train_step_ms_b128_sequential'] <=
                    OFFICIAL_UPDATE_MS_B128 / 2.5)),
     Row('train_step_ms_b128_sequential_mean', 'ms'),
+    Row('train_step_ms_b128_bf16', 'ms (mixed_bfloat16)',
+        '<= 1.3 x flop_limit_ms_b128_bf16',
+        lambda r: (r['train_step_ms_b128_bf16'] <=
+                   1.3 * r['flop_limit_ms_b128_bf16'])),
+    Row('train_step_ms_b128_bf16_mean', 'ms (mixed_bfloat16)'),
+    Row('flop_limit_ms_b128_bf16', 'ms (mixed_bfloat16)'),
+    Row('speedup_bf16_vs_float32', 'x (joint step, batch 128)'),
     Row('official_update_ms_b128', 'ms (quoted, not measured)'),
     Row('speedup_joint_vs_official', 'x'),
     Row('speedup_sequential_vs_official', 'x'),
     Row('encoder_mflop_per_image', 'MFLOP'),
     Row('encoder_forward_ms_b128', 'ms'),
     Row('encoder_gflops_per_s', 'GFLOP/s'),
+    Row('encoder_forward_ms_b128_bf16', 'ms (mixed_bfloat16)'),
+    Row('encoder_gflops_per_s_bf16', 'GFLOP/s (mixed_bfloat16)'),
     Row('replay_transitions', 'transitions'),
     Row('replay_bytes_per_transition', 'bytes', '<= 30000',
         lambda r: r['replay_bytes_per_transition'] <= 30_000),
@@ -775,7 +805,12 @@ def check_targets(results: Dict[str, float]) -> Dict[str, bool]:
 
 
 def machine() -> Dict[str, object]:
+  # The CPU's bfloat16 units decide what 'auto' picks and how fast bfloat16
+  # runs: figures from two machines compare only with these in view.
+  bf16_flags = sorted(precision.cpu_flags() &
+                      {'amx_bf16', 'amx_tile', 'avx512_bf16', 'avx2'})
   return {'platform': platform.platform(), 'cpu_count': os.cpu_count(),
+          'cpu_model': precision.cpu_model(), 'cpu_flags': bf16_flags,
           'tensorflow': tf.__version__, 'python': platform.python_version()}
 
 
@@ -800,6 +835,8 @@ def run(quick: bool = False,
   budget = QUICK if quick else FULL
   results = {'date': datetime.datetime.now().isoformat(timespec='seconds'),
              'machine': machine(), 'quick': quick,
+             'cpu_model': precision.cpu_model(),
+             'precision_auto': precision.resolve('auto'),
              # Other processes slow every timing: the 1-minute load average
              # shows how busy the machine was.
              'load_average_1m_start': os.getloadavg()[0]}
@@ -812,6 +849,9 @@ def run(quick: bool = False,
     if key in results:
       results[f'speedup_{mode}_vs_official'] = (
           OFFICIAL_UPDATE_MS_B128 / results[key])
+  if 'train_step_ms_b128_bf16' in results:
+    results['speedup_bf16_vs_float32'] = (
+        results['train_step_ms_b128'] / results['train_step_ms_b128_bf16'])
   results['load_average_1m_end'] = os.getloadavg()[0]
   results['wall_time_s'] = time.time() - start
   results['checks'] = check_targets(results)
@@ -836,6 +876,8 @@ def format_table(results: Dict[str, object]) -> str:
                f'load average {results["load_average_1m_start"]:.2f} -> '
                f'{results["load_average_1m_end"]:.2f}, '
                f'{results["wall_time_s"]:.0f} s')
+  lines.append(f"precision='auto' picks {results['precision_auto']} on this "
+               f"CPU ({results['cpu_model']})")
   return '\n'.join(lines)
 
 

@@ -38,7 +38,9 @@ _REQUIRED_KEYS = (
     'overlap_train_step_ms', 'overlap_collect_ms_per_agent_step',
     'overlap_loop_env_steps_per_s', 'overlap_step_bound_env_steps_per_s',
     'overlap_serial_bound_env_steps_per_s', 'full_replay_items',
-    'full_replay_rss_gb', 'full_replay_peak_rss_gb')
+    'full_replay_rss_gb', 'full_replay_peak_rss_gb',
+    'train_step_ms_b128_bf16', 'flop_limit_ms_b128_bf16',
+    'encoder_gflops_per_s_bf16', 'speedup_bf16_vs_float32')
 
 
 class FlopsTest(absltest.TestCase):
@@ -146,6 +148,10 @@ class QuickRunTest(absltest.TestCase):
         self.assertGreater(value, 0, key)
       if key in _FRACTIONS:
         self.assertLessEqual(value, 1.0, key)
+    # What 'auto' picks here, and on which CPU.
+    self.assertIn(results['precision_auto'], ('float32', 'mixed_bfloat16'))
+    self.assertIsInstance(results['cpu_model'], str)
+    self.assertNotEmpty(results['cpu_model'])
     # Figures fixed by construction.
     self.assertEqual(results['official_update_ms_b128'], 3000)
     self.assertAlmostEqual(results['encoder_mflop_per_image'], 88.481984)
@@ -156,7 +162,7 @@ class QuickRunTest(absltest.TestCase):
         'pipeline_batches_per_s_b128', 'pipeline_paced_batches_per_s_b128',
         'pipeline_paced_cpu_cores_b128', 'full_replay_rss_gb',
         'full_replay_peak_rss_gb', 'learner_data_wait_fraction',
-        'overlap_hidden_fraction'})
+        'overlap_hidden_fraction', 'train_step_ms_b128_bf16'})
     for name, passed in results['checks'].items():
       self.assertIsInstance(passed, bool, name)
     # The quick full-replay table holds every quick write (1,000 < 100k).
