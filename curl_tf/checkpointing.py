@@ -33,8 +33,7 @@ import os
 import re
 import shutil
 import threading
-import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from absl import logging
 import reverb
@@ -119,7 +118,6 @@ class RunCheckpointer:
     self._keep = keep
     self._pending: Optional[threading.Thread] = None
     self._pending_error: Optional[BaseException] = None
-    self.last_save_s: Dict[str, float] = {}
 
   @property
   def reverb_root(self) -> str:
@@ -144,8 +142,7 @@ class RunCheckpointer:
   # --- Saving -----------------------------------------------------------------
 
   def save(self, state: LoopState, replay_address: str, table_name: str,
-           wait: bool = False,
-           on_commit: Optional[Callable[[str], None]] = None) -> None:
+           wait: bool = False) -> None:
     """Checkpoints the agent now and the replay table in the background.
 
     Args:
@@ -153,14 +150,11 @@ class RunCheckpointer:
       replay_address: Address of the Reverb server holding the table.
       table_name: The replay table (its size is recorded).
       wait: Block until the checkpoint is committed.
-      on_commit: Called with the manifest's path once committed.
     """
     self.wait()  # One save at a time; also surfaces a failed earlier one.
     step = state.env_step
     prefix = os.path.join(self.directory, f'agent-{step:09d}')
-    start = time.time()
     self._checkpoint.write(prefix)
-    agent_s = time.time() - start
     client = reverb.Client(replay_address)
     replay_items = client.server_info()[table_name].current_size
     manifest = {
@@ -173,7 +167,6 @@ class RunCheckpointer:
 
     def save_replay_and_commit():
       try:
-        replay_start = time.time()
         written = client.checkpoint()
         replay_dir = os.path.join(self.directory,
                                   manifest['replay_checkpoint'])
@@ -181,11 +174,7 @@ class RunCheckpointer:
         os.rename(written, replay_dir)
         path = os.path.join(self.directory, f'manifest-{step:09d}.json')
         _write_atomically(path, json.dumps(manifest, indent=1))
-        self.last_save_s = {'agent': agent_s,
-                            'replay': time.time() - replay_start}
         self._prune()
-        if on_commit is not None:
-          on_commit(path)
       except BaseException as e:  # pylint: disable=broad-except
         self._pending_error = e
 
