@@ -285,6 +285,9 @@ RESUMABLE_CHANGES = ('num_env_steps', 'eval_every_env_steps',
                      'num_eval_episodes', 'log_every_env_steps',
                      'checkpoint_every_env_steps')
 RUN_CONFIG_FILE = 'config.json'
+_DEFAULT_CONFIG_FILE = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'configs',
+    'default.py')
 
 
 def save_or_check_run_config(config: ml_collections.ConfigDict,
@@ -312,6 +315,13 @@ def save_or_check_run_config(config: ml_collections.ConfigDict,
     except (OSError, ValueError) as e:
       raise ConfigError(f'cannot read {path}: {e}') from None
     missing = object()
+    # A field added to configs/default.py after the run started is absent
+    # from its config.json; the run used what the field's default now
+    # describes, so only another value differs.
+    defaults = load_config_file(_DEFAULT_CONFIG_FILE).to_dict()
+    for name, value in defaults.items():
+      if name in current and name not in saved and current[name] == value:
+        saved[name] = value
     differing = [
         f'{name} ({saved.get(name, "absent")!r} in the workdir, '
         f'{current.get(name, "absent")!r} now)'

@@ -212,6 +212,23 @@ class RunConfigTest(absltest.TestCase):
     self.assertIn('batch_size (512 in the workdir, 128 now)', message)
     self.assertIn('critic_lr (0.001 in the workdir, 0.0005 now)', message)
 
+  def test_a_field_added_since_the_run_started_at_its_default(self):
+    workdir = tempfile.mkdtemp()
+    self.addCleanup(shutil.rmtree, workdir)
+    config = _config()
+    config_lib.save_or_check_run_config(config, workdir)
+    path = os.path.join(workdir, 'config.json')
+    with open(path) as f:
+      saved = json.load(f)
+    del saved['precision']  # As written before the field existed.
+    with open(path, 'w') as f:
+      json.dump(saved, f)
+    self.assertTrue(config_lib.save_or_check_run_config(config, workdir))
+    config.precision = 'mixed_bfloat16'
+    with self.assertRaisesRegex(config_lib.ConfigError,
+                                "precision \\('absent' in the workdir"):
+      config_lib.save_or_check_run_config(config, workdir)
+
 
 class PruneAfterTest(tf.test.TestCase):
 
