@@ -46,6 +46,9 @@ _WORKDIR = flags.DEFINE_string(
     'workdir', None,
     'Directory for checkpoints, logs and evaluation results; created if '
     'missing (train), read (eval).')
+_TPU = flags.DEFINE_string(
+    'tpu', None, "train with --config.strategy=tpu: the TPU's name or "
+    "grpc://host:port ('local' on a TPU VM).")
 _NUM_EPISODES = flags.DEFINE_integer(
     'num_episodes', 10, 'eval: episodes to run.', lower_bound=1)
 # dm_control seeds a numpy RandomState, which takes [0, 2**32).
@@ -60,8 +63,8 @@ _VIDEO_PATH = flags.DEFINE_string(
 # The flags each mode needs, and those only one mode reads: a flag the mode
 # ignores would silently not do what the user asked.
 _REQUIRED_FLAGS = {'train': ('config', 'workdir'), 'eval': ('workdir',)}
-_MODE_OF_FLAG = {'config': 'train', 'num_episodes': 'eval', 'seed': 'eval',
-                 'video_path': 'eval'}
+_MODE_OF_FLAG = {'config': 'train', 'tpu': 'train', 'num_episodes': 'eval',
+                 'seed': 'eval', 'video_path': 'eval'}
 
 _ERROR_PREFIX = 'curl_tf: error: '
 # Exit code for bad input (argparse's convention for usage errors).
@@ -88,6 +91,9 @@ def _parse_flags(argv: List[str]) -> List[str]:
                                      f'--mode={only_mode}')
     if mode == 'train':
       config_lib.check_loaded_config(_CONFIG.value, argv)
+      if (_CONFIG.value.get('strategy') == 'tpu') != bool(_TPU.value):
+        raise config_lib.ConfigError(
+            '--config.strategy=tpu and --tpu=ADDRESS go together')
   except config_lib.ConfigError as e:
     _fail(str(e))
   except Exception as e:  # pylint: disable=broad-except
@@ -104,7 +110,7 @@ def main(argv: List[str]) -> None:
   try:
     # Listing dm_control's tasks imports it, and it logs INFO lines on
     # import: keep a failure to one line on stderr.
-    with console.absl_only():
+    with console.quiet_libraries():
       if train:
         config = _CONFIG.value
         config_lib.validate_config(config)
@@ -124,7 +130,7 @@ def main(argv: List[str]) -> None:
   try:
     if train:
       from curl_tf import train_lib
-      train_lib.train_and_evaluate(config, workdir)
+      train_lib.train_and_evaluate(config, workdir, tpu_address=_TPU.value)
     else:
       from curl_tf import eval_lib
       eval_lib.print_summary(eval_lib.evaluate_saved_policy(

@@ -114,8 +114,14 @@ def get_config() -> ml_collections.ConfigDict:
   # 'mixed_bfloat16' (float32 master weights and LayerNorms, float32 losses;
   # curl_tf/precision.py says what stays float32 and why) or 'auto'
   # (bfloat16 where the hardware runs it natively: TPUs, Ampere-or-newer
-  # GPUs, CPUs with AMX; else float32).
+  # GPUs, CPUs with AMX; else float32). 'mixed_float16' (with loss scaling)
+  # is for GPUs before Ampere.
   config.precision = 'float32'
+  # Where the learner runs (curl_tf/distribution.py): 'default' (one
+  # device), 'mirrored' (all local GPUs; the global batch is split across
+  # them), 'tpu' (with main.py's --tpu=ADDRESS) or 'auto' (mirrored over 2+
+  # GPUs, one GPU if there is one, else the CPU).
+  config.strategy = 'auto'
 
   # --- Reproducibility ------------------------------------------------------
   # One seed for TF, numpy and the environments.

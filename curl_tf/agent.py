@@ -12,9 +12,17 @@ two modes:
   then the target EMA, then the contrastive step, each on the parameters the
   previous one left. Unlike the official code, the encoder gets one Adam step
   from the contrastive loss, not two.
+
+Under a tf.distribute strategy (build the agent inside `strategy.scope()`),
+each replica runs the step on its equal share of the global batch: gradients
+are scaled by 1/replicas and summed by the optimizers' all-reduce, the
+contrastive keys are gathered from every replica, and the policy noise is the
+global batch's, sliced, so a step matches the single-device step on the same
+global batch.
 """
 
-from typing import Dict, Optional
+import functools
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -24,6 +32,7 @@ from tf_agents.policies import greedy_policy
 
 from curl_tf import contrastive
 from curl_tf import networks
+from curl_tf import precision
 
 Batch = Dict[str, tf.Tensor]
 Metrics = Dict[str, tf.Tensor]
@@ -32,10 +41,17 @@ Metrics = Dict[str, tf.Tensor]
 _ADAM_EPSILON = 1e-8
 
 
-def _adam(learning_rate: float, beta_1: float) -> tf.keras.optimizers.Adam:
-  return tf.keras.optimizers.Adam(
+def _adam(learning_rate: float, beta_1: float,
+          loss_scale: bool = False) -> tf.keras.optimizers.Optimizer:
+  optimizer = tf.keras.optimizers.Adam(
       learning_rate=learning_rate, beta_1=beta_1, beta_2=0.999,
       epsilon=_ADAM_EPSILON, jit_compile=False)
+  if loss_scale:
+    # float16 gradients underflow without it: Keras' dynamic loss scale
+    # (starts at 2^15, halves and skips the step on non-finite gradients,
+    # doubles after 2,000 finite steps).
+    optimizer = tf.keras.mixed_precision.LossScaleOptimizer(optimizer)
+  return optimizer
 
 
 class CurlSacAgent(sac_agent.SacAgent):
@@ -79,29 +95,38 @@ class CurlSacAgent(sac_agent.SacAgent):
     self.networks = nets
     self.bilinear = contrastive.BilinearSimilarity(config.feature_dim)
     self._config = config
-    self.critic_optimizer = _adam(config.critic_lr, config.beta1)
-    self.actor_optimizer = _adam(config.actor_lr, config.beta1)
+    # The strategy whose scope the agent is built in (TF's default strategy
+    # outside any scope): its replicas run every train step.
+    self._strategy = tf.distribute.get_strategy()
+    loss_scale = precision.resolve(config.precision) == 'mixed_float16'
+    self.critic_optimizer = _adam(config.critic_lr, config.beta1, loss_scale)
+    self.actor_optimizer = _adam(config.actor_lr, config.beta1, loss_scale)
+    # The alpha loss is float32 from end to end: nothing to scale.
     self.alpha_optimizer = _adam(config.alpha_lr, config.alpha_beta1)
     if config.update_mode == 'joint':
       # One optimizer step on critic + contrastive losses: W shares the
       # critic's optimizer. Table 3 uses one learning rate for both.
       self.critic_optimizer.build(self.critic_curl_variables())
       self.curl_optimizer = None
-      step_fn = self._joint_step
+      self._replica_step = self._joint_step
     else:
       self.critic_optimizer.build(nets.critic_variables())
-      self.curl_optimizer = _adam(config.encoder_lr, config.beta1)
+      self.curl_optimizer = _adam(config.encoder_lr, config.beta1, loss_scale)
       self.curl_optimizer.build(self.curl_variables())
-      step_fn = self._sequential_step
+      self._replica_step = self._sequential_step
     # Slots are built eagerly so every trace of the step may apply updates.
     self.actor_optimizer.build(nets.actor_variables())
     self.alpha_optimizer.build([self._log_alpha])
     self.eval_policy = greedy_policy.GreedyPolicy(self.policy)
     # One compiled step per mode; the Python flags select the trace, so
     # skipped actor/target updates cost nothing and need no tf.cond.
-    self._step_fn = tf.function(step_fn, jit_compile=config.jit_compile)
+    self._step_fn = tf.function(self._step, jit_compile=config.jit_compile)
 
   # --- Variables ------------------------------------------------------------
+
+  @property
+  def strategy(self) -> tf.distribute.Strategy:
+    return self._strategy
 
   @property
   def log_alpha(self) -> tf.Variable:
@@ -170,6 +195,65 @@ class CurlSacAgent(sac_agent.SacAgent):
   def _alpha(self) -> tf.Tensor:
     return tf.exp(self._log_alpha)
 
+  def _replica_share(self):
+    """(index of the running replica, number of replicas), as int32."""
+    replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+    return (tf.cast(replica, tf.int32),
+            self._strategy.num_replicas_in_sync)
+
+  def _replica_noise(self, seed: tf.Tensor, like: tf.Tensor) -> tf.Tensor:
+    """This replica's rows of the global batch's standard normal noise.
+
+    Drawn for the whole global batch and sliced, so that the noise of an
+    example does not depend on how many replicas share the batch (on one
+    device the slice is the whole draw).
+
+    Args:
+      seed: stateless seed, shape [2].
+      like: a [b, A] tensor of the replica's b examples.
+
+    Returns:
+      Noise shaped and typed like `like`.
+    """
+    replica, replicas = self._replica_share()
+    rows = tf.shape(like)[0]
+    noise = tf.random.stateless_normal(
+        tf.concat([[rows * replicas], tf.shape(like)[1:]], axis=0), seed,
+        dtype=like.dtype)
+    return noise[replica * rows:(replica + 1) * rows]
+
+  def _gradients(self, tape: tf.GradientTape, loss: tf.Tensor,
+                 variables: Sequence[tf.Variable],
+                 optimizer: Optional[tf.keras.optimizers.Optimizer] = None):
+    """Gradients of this replica's share of the global batch's loss.
+
+    Each replica's loss is a mean over its b = B/N examples and the
+    optimizers sum the replicas' gradients (all-reduce), so the loss is
+    divided by N: the sum is then the gradient of the mean over the global
+    batch, as on one device. Under mixed_float16 it is also multiplied by
+    the optimizer's loss scale, and the gradients are unscaled after.
+
+    Args:
+      tape: the tape that recorded `loss`, no longer recording; it records
+        the scaling too.
+      loss: the replica's scalar loss, a mean over its examples.
+      variables: what to differentiate.
+      optimizer: the optimizer that will apply them.
+
+    Returns:
+      Gradients aligned with `variables`.
+    """
+    scaled = isinstance(optimizer,
+                        tf.keras.mixed_precision.LossScaleOptimizer)
+    with tape:
+      share = loss / self._strategy.num_replicas_in_sync
+      if scaled:
+        share = optimizer.get_scaled_loss(share)
+    gradients = tape.gradient(share, variables)
+    if scaled:
+      gradients = optimizer.get_unscaled_gradients(gradients)
+    return gradients
+
   def noise_seeds(self, step: tf.Tensor):
     """Stateless seeds of the policy noise at train step `step`.
 
@@ -200,8 +284,9 @@ class CurlSacAgent(sac_agent.SacAgent):
       The TD target [B], with no gradient.
     """
     nets = self.networks
+    mean, log_std = nets.actor.mean_and_log_std(next_conv)
     next_action, next_log_prob = networks.sample_tanh_gaussian(
-        *nets.actor.mean_and_log_std(next_conv), seed=seed)
+        mean, log_std, noise=self._replica_noise(seed, mean))
     target_q = tf.minimum(
         nets.target_critic_1.q_from_features(next_features_target,
                                              next_action),
@@ -228,10 +313,19 @@ class CurlSacAgent(sac_agent.SacAgent):
   def curl_loss(self, queries: tf.Tensor, keys: tf.Tensor):
     """InfoNCE of queries against momentum-encoder keys; metrics."""
     # Keys come from the momentum encoder and get no gradient (MoCo).
-    logits = self.bilinear.logits(queries, tf.stop_gradient(keys))
-    loss = contrastive.info_nce_loss(logits)
+    keys = tf.stop_gradient(keys)
+    # Every replica's keys: each query has the global batch's B - 1
+    # negatives, as on one device. (An InfoNCE over the replica's own b keys
+    # would be a different, easier objective.)
+    all_keys = tf.distribute.get_replica_context().all_gather(keys, axis=0)
+    replica, _ = self._replica_share()
+    rows = tf.shape(queries)[0]
+    positives = replica * rows + tf.range(rows)
+    logits = self.bilinear.logits(queries, all_keys)
+    loss = contrastive.info_nce_loss(logits, positives)
     return loss, {'curl_loss': loss,
-                  'curl_accuracy': contrastive.top1_accuracy(logits)}
+                  'curl_accuracy': contrastive.top1_accuracy(logits,
+                                                             positives)}
 
   def actor_and_alpha_gradients(self, conv: tf.Tensor,
                                 critic_features: tf.Tensor, seed: tf.Tensor):
@@ -255,18 +349,21 @@ class CurlSacAgent(sac_agent.SacAgent):
     alpha = self._alpha()
     actor_variables = nets.actor_variables()
     with tf.GradientTape() as actor_tape:
+      mean, log_std = nets.actor.mean_and_log_std(conv)
       actions, log_prob = networks.sample_tanh_gaussian(
-          *nets.actor.mean_and_log_std(conv), seed=seed)
+          mean, log_std, noise=self._replica_noise(seed, mean))
       q = tf.minimum(nets.critic_1.q_from_features(critic_features, actions),
                      nets.critic_2.q_from_features(critic_features, actions))
       # alpha is a constant in the actor loss.
       actor_loss = tf.reduce_mean(tf.stop_gradient(alpha) * log_prob - q)
-    actor_gradients = actor_tape.gradient(actor_loss, actor_variables)
+    actor_gradients = self._gradients(actor_tape, actor_loss,
+                                      actor_variables, self.actor_optimizer)
     with tf.GradientTape() as alpha_tape:
       # The entropy error is a constant: this loss only moves log alpha.
       entropy_error = tf.stop_gradient(-log_prob - self._target_entropy)
       alpha_loss = tf.reduce_mean(tf.exp(self._log_alpha) * entropy_error)
-    alpha_gradient = alpha_tape.gradient(alpha_loss, self._log_alpha)
+    alpha_gradient, = self._gradients(alpha_tape, alpha_loss,
+                                      [self._log_alpha])
     return actor_gradients, alpha_gradient, {
         'actor_loss': actor_loss, 'alpha_loss': alpha_loss,
         'entropy': -tf.reduce_mean(log_prob)}
@@ -277,16 +374,37 @@ class CurlSacAgent(sac_agent.SacAgent):
     self.alpha_optimizer.apply_gradients(
         [(alpha_gradient, self._log_alpha)])
 
-  def _finish_step(self, metrics: Metrics, batch: Batch,
-                   update_targets: bool) -> Metrics:
-    if update_targets:
+  def _step(self, batch: Batch, update_actor: bool,
+            update_targets: bool) -> Metrics:
+    """One train step on a global batch, run by every replica.
+
+    Args:
+      batch: the global batch; under a strategy with several replicas, as
+        `strategy.experimental_distribute_dataset` hands it out (each replica
+        its share).
+      update_actor: whether the actor and alpha are updated this step.
+      update_targets: whether the target networks are.
+
+    Returns:
+      Metrics, each a mean over the global batch.
+    """
+    per_replica = self._strategy.run(
+        functools.partial(self._replica_step, update_actor=update_actor,
+                          update_targets=update_targets), args=(batch,))
+    # Replicas hold equal shares, so the mean of their means is the global
+    # batch's mean.
+    metrics = {
+        name: self._strategy.reduce(tf.distribute.ReduceOp.MEAN, value,
+                                    axis=None)
+        for name, value in per_replica.items()}
+    if update_targets and self._config.update_mode == 'joint':
+      # After every optimizer step, on the updated online weights.
       self._update_targets(self._config.encoder_tau, self._config.critic_tau)
     self.train_step_counter.assign_add(1)
     metrics['alpha'] = self._alpha()
-    metrics['batch_reward'] = tf.reduce_mean(batch['reward'])
     return metrics
 
-  # --- The two train steps --------------------------------------------------
+  # --- The two train steps, as each replica runs them -----------------------
 
   def joint_gradients(self, batch: Batch, update_actor: bool):
     """All gradients of one joint step, from the current parameters.
@@ -327,7 +445,9 @@ class CurlSacAgent(sac_agent.SacAgent):
       curl_loss, curl_metrics = self.curl_loss(features, keys)
       total_loss = critic_loss + curl_loss
     metrics.update(curl_metrics)
-    gradients = tape.gradient(total_loss, self.critic_curl_variables())
+    gradients = self._gradients(tape, total_loss,
+                                self.critic_curl_variables(),
+                                self.critic_optimizer)
     actor_and_alpha = None
     if update_actor:
       # The anchor's conv features, reused (detached) for the actor.
@@ -339,14 +459,19 @@ class CurlSacAgent(sac_agent.SacAgent):
 
   def _joint_step(self, batch: Batch, update_actor: bool,
                   update_targets: bool) -> Metrics:
-    """Critic + contrastive in one Adam step; actor and alpha alongside."""
+    """Critic + contrastive in one Adam step; actor and alpha alongside.
+
+    The targets are updated by `_step`, after every replica's step.
+    """
+    del update_targets
     gradients, actor_and_alpha, metrics = self.joint_gradients(
         batch, update_actor)
     if actor_and_alpha is not None:
       self._apply_actor_and_alpha(*actor_and_alpha)
     self.critic_optimizer.apply_gradients(
         zip(gradients, self.critic_curl_variables()))
-    return self._finish_step(metrics, batch, update_targets)
+    metrics['batch_reward'] = tf.reduce_mean(batch['reward'])
+    return metrics
 
   def _sequential_step(self, batch: Batch, update_actor: bool,
                        update_targets: bool) -> Metrics:
@@ -360,8 +485,9 @@ class CurlSacAgent(sac_agent.SacAgent):
     with tf.GradientTape() as tape:
       critic_loss, metrics = self.critic_loss(
           nets.encoder(batch['obs']), batch, td_target)
-    self.critic_optimizer.apply_gradients(
-        zip(tape.gradient(critic_loss, critic_variables), critic_variables))
+    self.critic_optimizer.apply_gradients(zip(
+        self._gradients(tape, critic_loss, critic_variables,
+                        self.critic_optimizer), critic_variables))
 
     if update_actor:
       # Fresh features from the just-updated encoder, as the official code.
@@ -372,14 +498,18 @@ class CurlSacAgent(sac_agent.SacAgent):
       self._apply_actor_and_alpha(actor_gradients, alpha_gradient)
       metrics.update(actor_metrics)
     if update_targets:
-      self._update_targets(self._config.encoder_tau, self._config.critic_tau)
+      # Variables of every replica change together: in cross-replica context.
+      tf.distribute.get_replica_context().merge_call(
+          lambda _: self._update_targets(self._config.encoder_tau,
+                                         self._config.critic_tau))
 
     variables = self.curl_variables()
     with tf.GradientTape() as tape:
       curl_loss, curl_metrics = self.curl_loss(
           nets.encoder(batch['obs']), nets.target_encoder(batch['pos']))
-    self.curl_optimizer.apply_gradients(
-        zip(tape.gradient(curl_loss, variables), variables))
+    self.curl_optimizer.apply_gradients(zip(
+        self._gradients(tape, curl_loss, variables, self.curl_optimizer),
+        variables))
     metrics.update(curl_metrics)
-    # Targets were already updated above, between actor and contrastive.
-    return self._finish_step(metrics, batch, update_targets=False)
+    metrics['batch_reward'] = tf.reduce_mean(batch['reward'])
+    return metrics

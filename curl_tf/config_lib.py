@@ -201,7 +201,9 @@ _FIELD_CHECKS = {
     'actor_update_freq': _positive_int,
     'update_mode': _one_of('joint', 'sequential'),
     'jit_compile': _bool,
-    'precision': _one_of('float32', 'mixed_bfloat16', 'auto'),
+    'precision': _one_of('float32', 'mixed_bfloat16', 'mixed_float16',
+                         'auto'),
+    'strategy': _one_of('auto', 'default', 'mirrored', 'tpu'),
     'seed': _seed,
 }
 
@@ -283,7 +285,9 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
 # and how often it reports. Every other field defines the experiment.
 RESUMABLE_CHANGES = ('num_env_steps', 'eval_every_env_steps',
                      'num_eval_episodes', 'log_every_env_steps',
-                     'checkpoint_every_env_steps')
+                     'checkpoint_every_env_steps',
+                     # Where the learner runs: a run may move machines.
+                     'strategy')
 RUN_CONFIG_FILE = 'config.json'
 _DEFAULT_CONFIG_FILE = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'configs',

@@ -74,6 +74,9 @@ import subprocess
 import sys
 from typing import BinaryIO, Iterator, Pattern, Sequence
 
+# Log records made by code under this directory are the run's own.
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
 
 def _tf_log_line(level: str, source_file: str, message: str) -> str:
   """A regex for one line of TensorFlow 2.15's C++ log, prefix included.
@@ -228,8 +231,8 @@ def _import_gym_without_notice() -> None:
 
 
 @contextlib.contextmanager
-def absl_only(level_name: str = 'warning') -> Iterator[None]:
-  """Lets only absl log records of `level_name` and above out of the block.
+def quiet_libraries(level_name: str = 'warning') -> Iterator[None]:
+  """Below `level_name`, lets only curl_tf's own log records out of the block.
 
   dm_control logs INFO lines when first imported (its OpenGL backend, the
   MuJoCo version), which would come before the run's own; a SavedModel
@@ -237,22 +240,38 @@ def absl_only(level_name: str = 'warning') -> Iterator[None]:
   signature arguments, untraced functions, fingerprints) at every
   evaluation.
 
+  Why a filter on the handlers and not a lower verbosity: a record of ours
+  logged inside the block must still show. Ctrl-C can arrive during an
+  export, and the signal handler's warning (cadence.StopOnSignal) would
+  otherwise be dropped, leaving the user to wonder whether it was heard.
+
   Args:
     level_name: 'warning' or 'error'.
 
   Yields:
-    Nothing; the previous verbosity is back after the block.
+    Nothing; loggers and handlers are as before after the block.
   """
-  # Imported here: the filter process runs this file with the standard
-  # library only.
-  from absl import logging  # pylint: disable=g-import-not-at-top
-  verbosity = logging.get_verbosity()
-  logging.set_verbosity({'warning': logging.WARNING,
-                         'error': logging.ERROR}[level_name])
+  # The standard library only: the filter process imports this file.
+  import logging  # pylint: disable=g-import-not-at-top
+  threshold = {'warning': logging.WARNING, 'error': logging.ERROR}[level_name]
+
+  def keep(record: logging.LogRecord) -> bool:
+    return (record.levelno >= threshold or
+            os.path.abspath(record.pathname).startswith(_PACKAGE_DIR))
+
+  # On the handlers, for records any library makes on its own logger
+  # (PyOpenGL's, when dm_control loads it); and on the loggers absl and
+  # TensorFlow make records on, for a handler added inside the block (absl
+  # calls logging.basicConfig when it logs before app.run added its own).
+  loggers = [logging.getLogger(name) for name in ('', 'absl', 'tensorflow')]
+  filtered = loggers + [h for logger in loggers for h in logger.handlers]
+  for item in filtered:
+    item.addFilter(keep)
   try:
     yield
   finally:
-    logging.set_verbosity(verbosity)
+    for item in filtered:
+      item.removeFilter(keep)
 
 
 def quiet_imports(*module_names: str) -> None:
@@ -274,7 +293,7 @@ def quiet_imports(*module_names: str) -> None:
     quiet = contextlib.nullcontext()
   else:
     quiet = _filtered_stderr(harmless_patterns())
-  with quiet, absl_only():
+  with quiet, quiet_libraries():
     _import_gym_without_notice()
     for name in names:
       importlib.import_module(name)

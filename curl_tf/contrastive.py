@@ -1,6 +1,6 @@
 """The CURL contrastive objective: bilinear W, InfoNCE, momentum update."""
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import tensorflow as tf
 
@@ -34,18 +34,33 @@ class BilinearSimilarity(tf.Module):
     return logits - tf.reduce_max(logits, axis=1, keepdims=True)
 
 
-def info_nce_loss(logits: tf.Tensor) -> tf.Tensor:
-  """Mean cross-entropy with labels arange(B): positives on the diagonal."""
-  labels = tf.range(tf.shape(logits)[0])
+def info_nce_loss(logits: tf.Tensor,
+                  positives: Optional[tf.Tensor] = None) -> tf.Tensor:
+  """Mean cross-entropy of each query's positive key among all keys.
+
+  Args:
+    logits: [B, K] query-by-key logits.
+    positives: column of each row's positive key, [B]; by default the
+      diagonal (arange(B)). A replica holding rows [r b, (r + 1) b) of the
+      keys gathered from every replica passes r b + arange(b).
+
+  Returns:
+    The loss, a scalar.
+  """
+  if positives is None:
+    positives = tf.range(tf.shape(logits)[0])
   return tf.reduce_mean(
-      tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+      tf.nn.sparse_softmax_cross_entropy_with_logits(positives, logits))
 
 
-def top1_accuracy(logits: tf.Tensor) -> tf.Tensor:
+def top1_accuracy(logits: tf.Tensor,
+                  positives: Optional[tf.Tensor] = None) -> tf.Tensor:
   """Fraction of queries whose highest logit is their own positive."""
-  labels = tf.range(tf.shape(logits)[0], dtype=tf.int64)
-  return tf.reduce_mean(
-      tf.cast(tf.equal(tf.argmax(logits, axis=1), labels), tf.float32))
+  if positives is None:
+    positives = tf.range(tf.shape(logits)[0])
+  return tf.reduce_mean(tf.cast(
+      tf.equal(tf.argmax(logits, axis=1, output_type=positives.dtype),
+               positives), tf.float32))
 
 
 def soft_update(online: Sequence[tf.Variable], target: Sequence[tf.Variable],

@@ -237,7 +237,7 @@ def _save(policy, train_step: tf.Variable, info: Dict[str, Any],
           temp_dir: str) -> None:
   """Saves `policy` and its info into `temp_dir`, all synced to disk."""
   # Without the SavedModel machinery's own lines at every evaluation.
-  with console.absl_only('error'):
+  with console.quiet_libraries('error'):
     saver = policy_saver.PolicySaver(policy, batch_size=None,
                                      train_step=train_step)
     # Its outputs are TFP/TF-Agents distributions, which make a SavedModel

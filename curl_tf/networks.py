@@ -231,21 +231,25 @@ class ActorNetwork(network.Network):
 
 
 def sample_tanh_gaussian(mean: tf.Tensor, log_std: tf.Tensor,
-                         seed: Optional[tf.Tensor] = None):
+                         seed: Optional[tf.Tensor] = None,
+                         noise: Optional[tf.Tensor] = None):
   """Reparameterised tanh-Gaussian sample and its log-probability.
 
   Args:
     mean: pre-tanh mean [B, A].
     log_std: pre-tanh log standard deviation [B, A].
     seed: optional stateless seed, shape [2].
+    noise: the standard normal noise itself [B, A], instead of a seed (a
+      replica passes its rows of the global batch's noise).
 
   Returns:
     (actions [B, A] in (-1, 1), log_prob [B]).
   """
-  if seed is None:
-    noise = tf.random.normal(tf.shape(mean))
-  else:
-    noise = tf.random.stateless_normal(tf.shape(mean), seed)
+  if noise is None:
+    if seed is None:
+      noise = tf.random.normal(tf.shape(mean))
+    else:
+      noise = tf.random.stateless_normal(tf.shape(mean), seed)
   pre_tanh = mean + noise * tf.exp(log_std)
   gaussian_log_prob = tf.reduce_sum(
       -0.5 * tf.square(noise) - log_std - 0.5 * np.log(2.0 * np.pi), axis=-1)

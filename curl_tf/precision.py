@@ -9,7 +9,10 @@ logits, the TD target, the log-probabilities and the losses, are float32),
 and the EMA of the target weights, which acts on the float32 variables.
 
 bfloat16 has float32's exponent range, so unlike float16 it needs no loss
-scaling.
+scaling. 'mixed_float16' is the same split in float16, for GPUs before
+Ampere (Volta, Turing), whose tensor cores run float16 but not bfloat16:
+float16's range is narrow (smallest normal 6e-5), so the agent's optimizers
+are wrapped in Keras' LossScaleOptimizer (agent.py). 'auto' never picks it.
 """
 
 import functools
@@ -17,7 +20,7 @@ from typing import FrozenSet, Optional
 
 import tensorflow as tf
 
-PRECISIONS = ('float32', 'mixed_bfloat16', 'auto')
+PRECISIONS = ('float32', 'mixed_bfloat16', 'mixed_float16', 'auto')
 
 # CPU flags (Linux /proc/cpuinfo) of the units that run bfloat16 natively:
 # Intel AMX tiles (Sapphire Rapids and later), and AVX512-BF16 dot products
@@ -83,7 +86,7 @@ def resolve(precision: str) -> str:
     precision: one of PRECISIONS.
 
   Returns:
-    'float32' or 'mixed_bfloat16'.
+    'float32', 'mixed_bfloat16' or 'mixed_float16'.
   """
   if precision not in PRECISIONS:
     raise ValueError(f'precision must be one of {PRECISIONS}, got '

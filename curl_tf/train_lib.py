@@ -28,6 +28,7 @@ from curl_tf import cadence
 from curl_tf import checkpointing
 from curl_tf import collector as collector_lib
 from curl_tf import config_lib
+from curl_tf import distribution
 from curl_tf import envs
 from curl_tf import export
 from curl_tf import precision
@@ -132,7 +133,8 @@ class _Run:
   learning_start: Optional[Tuple[float, int, float, float]] = None
 
 
-def train_and_evaluate(config, workdir: str) -> Dict[str, object]:
+def train_and_evaluate(config, workdir: str,
+                       tpu_address: Optional[str] = None) -> Dict[str, object]:
   """Trains CURL-SAC for `config.num_env_steps` environment steps.
 
   Resumes from WORKDIR/checkpoints when the workdir holds a run (with the
@@ -143,6 +145,7 @@ def train_and_evaluate(config, workdir: str) -> Dict[str, object]:
     config: a validated ConfigDict (configs/default.py documents the fields).
     workdir: existing, writable directory for checkpoints, the exported
       policy, eval.csv and TensorBoard.
+    tpu_address: the TPU, with config.strategy 'tpu'.
 
   Returns:
     A summary: 'final_eval' (the last eval.csv row, a dict), 'env_step'
@@ -155,9 +158,9 @@ def train_and_evaluate(config, workdir: str) -> Dict[str, object]:
 
   Raises:
     ConfigError: the workdir holds a run with another config, or only
-      unreadable checkpoints.
+      unreadable checkpoints, or the strategy cannot be built here.
   """
-  run = _start(config, workdir)
+  run = _start(config, workdir, tpu_address)
   action_repeat = config.action_repeat
   num_agent_steps = config_lib.num_agent_steps(config)
   eval_due = cadence.Every(config.eval_every_env_steps)
@@ -201,14 +204,17 @@ def train_and_evaluate(config, workdir: str) -> Dict[str, object]:
   return _finish(run, env_step, stop.signal_name)
 
 
-def _start(config, workdir: str) -> _Run:
+def _start(config, workdir: str, tpu_address: Optional[str]) -> _Run:
   """Builds the envs, agent and replay; restores the newest checkpoint."""
+  strategy = distribution.make_strategy(config.strategy, tpu_address)
+  distribution.check_batch_size(strategy, config.batch_size)
   config_lib.save_or_check_run_config(config, workdir)
   set_seeds(config.seed)
   env = envs.make_environment(config, seed=config.seed)
   # A different seed so evaluation episodes differ from training ones.
   eval_env = envs.make_environment(config, seed=eval_env_seed(config))
-  agent = make_agent(config, env)
+  with strategy.scope():
+    agent = make_agent(config, env)
   action_rng = np.random.default_rng(config.seed)
   checkpointer = checkpointing.RunCheckpointer(workdir, agent)
   restored = checkpointer.restore()
@@ -230,11 +236,11 @@ def _start(config, workdir: str) -> _Run:
                                config.frame_stack)
   logging.info('Training %s-%s for %d env steps (%d agent steps, action '
                'repeat %d), batch %d, %s update, %s (precision=%s; CPU: '
-               '%s).', config.domain_name, config.task_name,
+               '%s), learner: %s.', config.domain_name, config.task_name,
                config.num_env_steps, config_lib.num_agent_steps(config),
                config.action_repeat, config.batch_size, config.update_mode,
                precision.resolve(config.precision), config.precision,
-               precision.cpu_model())
+               precision.cpu_model(), distribution.describe(strategy))
   return _Run(
       config=config, workdir=workdir, env=env, eval_env=eval_env,
       agent=agent,
@@ -266,12 +272,16 @@ def _update(run: _Run, env_step: int) -> None:
   """One train step on a fresh batch, timed."""
   config = run.config
   if run.dataset_iterator is None:
-    run.dataset_iterator = iter(replay.make_dataset(
+    dataset = replay.make_dataset(
         run.server.address, run.server.table_name,
         frame_stack=config.frame_stack, batch_size=config.batch_size,
         crop_size=config.crop_size, seed=config.seed,
         prefetch_batches=config.prefetch_batches,
-        first_batch_index=int(run.agent.train_step_counter)))
+        first_batch_index=int(run.agent.train_step_counter.numpy()))
+    # Each replica its share of every global batch (unchanged on one
+    # device).
+    run.dataset_iterator = iter(
+        run.agent.strategy.experimental_distribute_dataset(dataset))
   start = time.time()
   batch = next(run.dataset_iterator)
   fetched = time.time()

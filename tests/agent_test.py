@@ -1,155 +1,24 @@
 """Tests for curl_tf.agent: settings, losses, gradient routing, both modes.
 
-The properties tested here do not depend on the frame size, so the agents see
-32x32 frames and 28x28 crops (what configs/learning_check.py trains on): a
-train step costs a few ms instead of tens. The paper's 84x84 shapes and
-parameter counts are tested in networks_test.py.
+The agents see 32x32 frames (agent_fixtures.py says why). The paper's 84x84
+shapes and parameter counts are tested in networks_test.py.
 """
 
 from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
-from tf_agents.specs import tensor_spec
-from tf_agents.trajectories import time_step as ts
 
-from configs import default
-from curl_tf import agent as agent_lib
-from curl_tf import augmentations
 from curl_tf import contrastive
 from curl_tf import networks
-from curl_tf import train_lib
-
-_NUM_ACTIONS = 2
-_IMAGE_SIZE = 32
-_CROP_SIZE = 28
-# Train steps on one fixed batch of 32 in the learning tests: both modes
-# reach top-1 accuracy 1.0 well within them at the paper's learning rate.
-_STEPS = 100
-
-
-def _config(**overrides):
-  config = default.get_config()
-  config.image_size = _IMAGE_SIZE
-  config.crop_size = _CROP_SIZE
-  config.update(overrides)
-  return config
-
-
-def _make_agent(**overrides):
-  config = _config(**overrides)
-  # As train_and_evaluate does before it builds the agent. Keras draws the
-  # seeds of unseeded initializers from Python's `random`, and W comes from
-  # TF's global seed: both must be reset for two builds to match.
-  train_lib.set_seeds(config.seed)
-  obs_spec = tensor_spec.TensorSpec([_IMAGE_SIZE, _IMAGE_SIZE, 9], tf.uint8,
-                                    'observation')
-  action_spec = tensor_spec.BoundedTensorSpec([_NUM_ACTIONS], tf.float32,
-                                              -1.0, 1.0, 'action')
-  agent = agent_lib.CurlSacAgent(config, ts.time_step_spec(obs_spec),
-                                 action_spec)
-  agent.initialize()
-  return agent
-
-
-def _batch(batch_size, seed=0):
-  """Crops of smooth random frames: 'pos' is another crop of the same frames.
-
-  Frames are bilinear upsamplings of 8x8 noise, so, like rendered scenes,
-  two crops of one frame look alike and crops of different frames do not.
-  """
-  rng = np.random.default_rng(seed)
-
-  def frames():
-    small = rng.uniform(0, 255, (batch_size, 8, 8, 9)).astype(np.float32)
-    return tf.cast(tf.image.resize(small, (_IMAGE_SIZE, _IMAGE_SIZE)),
-                   tf.uint8)
-
-  obs_frames, next_frames = frames(), frames()
-  crop = lambda x, i: augmentations.random_crop(x, _CROP_SIZE,
-                                                tf.constant([seed, i]))
-  return {
-      'obs': crop(obs_frames, 1),
-      'pos': crop(obs_frames, 2),
-      'next_obs': crop(next_frames, 3),
-      'action': tf.constant(
-          rng.uniform(-1, 1, (batch_size, _NUM_ACTIONS)).astype(np.float32)),
-      'reward': tf.constant(rng.uniform(0, 1, batch_size).astype(np.float32)),
-      'discount': tf.ones([batch_size]),
-  }
-
-
-def _q(critic, obs, action):
-  """Q(obs, action) through the critic's own encoder.
-
-  (The TF-Agents call would check obs against the 32x32 observation spec;
-  training batches hold 28x28 crops.)
-  """
-  return critic.q_from_features(critic.encoder(obs), action)
-
-
-def _groups(agent):
-  """Every variable the train step may touch, by what it belongs to."""
-  nets = agent.networks
-  return {
-      'encoder': list(nets.encoder.variables),
-      'q_heads': [v for head in nets.q_heads for v in head.variables],
-      'actor': nets.actor_variables(),
-      'log_alpha': [agent.log_alpha],
-      'w': [agent.bilinear.w],
-      'target_encoder': list(nets.target_encoder.variables),
-      'target_q_heads': [v for head in nets.target_q_heads
-                         for v in head.variables],
-  }
-
-
-def _snapshot(agent):
-  return {name: [v.numpy().copy() for v in variables]
-          for name, variables in _groups(agent).items()}
-
-
-def _changed(before, agent):
-  """Names of the groups with any variable different from `before`."""
-  after = _snapshot(agent)
-  return {name for name in before
-          if any(not np.array_equal(b, a)
-                 for b, a in zip(before[name], after[name]))}
-
-
-def _assert_same_variables(test, agent_a, agent_b):
-  a, b = _snapshot(agent_a), _snapshot(agent_b)
-  for name in a:
-    for i, (x, y) in enumerate(zip(a[name], b[name])):
-      test.assertAllEqual(x, y, msg=f'{name}[{i}]')
-
-
-def _assert_same_updates(test, agent, reference, initial, tolerance=0.1):
-  """Each variable of `agent` and `reference` moved alike from `initial`.
-
-  The two differ by float32 round-off (other summation orders), which Adam's
-  normalisation where a gradient is round-off itself (|g| ~ 1e-8, Adam's
-  epsilon): there the first step's sign can flip, and a few dozen elements of
-  a 1024x1024 kernel move by +-lr. So the test is on norms: the difference
-  between the two must be under `tolerance` of how far the variable moved
-  (measured: at most 2.7%, in the policy head's output kernel). A skipped or
-  repeated sub-step moves whole variables by 100% of that and fails it; an
-  untouched variable must stay exact.
-  """
-  got, want = _snapshot(agent), _snapshot(reference)
-  for name in want:
-    for i, (x, y, y0) in enumerate(zip(got[name], want[name],
-                                       initial[name])):
-      moved = np.linalg.norm(y - y0)
-      test.assertLessEqual(np.linalg.norm(x - y), tolerance * moved,
-                           f'{name}[{i}]: moved {moved}')
-
+import agent_fixtures as fixtures
 
 class SettingsTest(tf.test.TestCase):
 
   def test_paper_settings(self):
-    agent = _make_agent()
+    agent = fixtures.make_agent()
     # Table 3: initial temperature 0.1; official code: target entropy -|A|.
     self.assertAllClose(tf.exp(agent.log_alpha), 0.1)
-    self.assertEqual(agent.target_entropy, -float(_NUM_ACTIONS))
+    self.assertEqual(agent.target_entropy, -float(fixtures.NUM_ACTIONS))
     self.assertAllClose(agent.alpha_optimizer.beta_1, 0.5)
     self.assertAllClose(agent.alpha_optimizer.learning_rate, 1e-4)
     self.assertAllClose(agent.critic_optimizer.beta_1, 0.9)
@@ -157,7 +26,7 @@ class SettingsTest(tf.test.TestCase):
     self.assertAllClose(agent.actor_optimizer.learning_rate, 1e-3)
 
   def test_targets_start_as_copies(self):
-    agent = _make_agent()
+    agent = fixtures.make_agent()
     nets = agent.networks
     self.assertNotEmpty(nets.encoder.variables)
     for online, target in zip(nets.encoder.variables,
@@ -172,13 +41,13 @@ class SettingsTest(tf.test.TestCase):
 class TdTargetTest(tf.test.TestCase):
 
   def test_discount_zero_is_the_reward_and_one_bootstraps(self):
-    agent = _make_agent()
+    agent = fixtures.make_agent()
     for seed in (1, 2):
       # Move the targets away from the online networks and each other.
-      agent.train(_batch(16, seed=seed))
+      agent.train(fixtures.batch(16, seed=seed))
     agent.log_alpha.assign(np.log(0.3))  # A temperature other than 0.1.
     nets = agent.networks
-    batch = dict(_batch(2, seed=4), reward=tf.constant([0.7, 0.3]),
+    batch = dict(fixtures.batch(2, seed=4), reward=tf.constant([0.7, 0.3]),
                  discount=tf.constant([0.0, 1.0]))
     seed = tf.constant([5, 6], tf.int64)
     target = agent.td_target(nets.target_encoder(batch['next_obs']),
@@ -192,12 +61,12 @@ class TdTargetTest(tf.test.TestCase):
     next_action, next_log_prob = networks.sample_tanh_gaussian(
         *nets.actor.mean_and_log_std(
             nets.actor.conv_features(batch['next_obs'])), seed=seed)
-    q1 = _q(nets.target_critic_1, batch['next_obs'], next_action)
-    q2 = _q(nets.target_critic_2, batch['next_obs'], next_action)
+    q1 = fixtures.q(nets.target_critic_1, batch['next_obs'], next_action)
+    q2 = fixtures.q(nets.target_critic_2, batch['next_obs'], next_action)
     soft_value = np.minimum(q1[1], q2[1]) - 0.3 * next_log_prob[1]
     self.assertAllClose(target[1], 0.3 + 0.99 * soft_value, rtol=1e-5)
     # The online critics would give another value: the test tells them apart.
-    online_q = _q(nets.critic_1, batch['next_obs'], next_action)
+    online_q = fixtures.q(nets.critic_1, batch['next_obs'], next_action)
     self.assertNotAllClose(online_q[1], q1[1], rtol=1e-3)
 
 
@@ -205,9 +74,9 @@ class GradientRoutingTest(tf.test.TestCase):
 
   def setUp(self):
     super().setUp()
-    self.agent = _make_agent()
+    self.agent = fixtures.make_agent()
     self.nets = self.agent.networks
-    self.batch = _batch(8)
+    self.batch = fixtures.batch(8)
     self.conv = self.nets.encoder.trunk.trainable_variables
     self.keys = self.nets.target_encoder.trainable_variables
 
@@ -266,12 +135,12 @@ class GradientRoutingTest(tf.test.TestCase):
     self._assert_nonzero(gradients[len(self.conv):])
 
   def test_actor_update_moves_only_actor_and_alpha(self):
-    before = _snapshot(self.agent)
+    before = fixtures.snapshot(self.agent)
     conv = self.nets.encoder.trunk(self.batch['obs'])
     actor_gradients, alpha_gradient, _ = self.agent.actor_and_alpha_gradients(
         conv, self.nets.encoder.head(conv), tf.constant([0, 1], tf.int64))
     self.agent._apply_actor_and_alpha(actor_gradients, alpha_gradient)
-    self.assertEqual(_changed(before, self.agent), {'actor', 'log_alpha'})
+    self.assertEqual(fixtures.changed(before, self.agent), {'actor', 'log_alpha'})
     changed = [not np.array_equal(b, v.numpy())
                for b, v in zip(before['actor'], self.nets.actor_variables())]
     self.assertTrue(all(changed))
@@ -282,10 +151,10 @@ class TargetUpdateTest(parameterized.TestCase, tf.test.TestCase):
 
   @parameterized.parameters('joint', 'sequential')
   def test_step_0_updates_targets_once_and_step_1_not_at_all(self, mode):
-    agent = _make_agent(update_mode=mode)
-    before = _snapshot(agent)
-    agent.train(_batch(8, seed=1))  # Step 0: actor and targets.
-    after_step_0 = _snapshot(agent)
+    agent = fixtures.make_agent(update_mode=mode)
+    before = fixtures.snapshot(agent)
+    agent.train(fixtures.batch(8, seed=1))  # Step 0: actor and targets.
+    after_step_0 = fixtures.snapshot(agent)
     # Q heads: neither mode changes them after the EMA, so the target is
     # exactly tau times the heads the step leaves. Updating twice would give
     # 0.0199 of them.
@@ -304,12 +173,12 @@ class TargetUpdateTest(parameterized.TestCase, tf.test.TestCase):
                                      after_step_0['target_encoder']):
         self.assertAllClose(target, 0.05 * online + 0.95 * old, atol=1e-7,
                             rtol=1e-6)
-    self.assertIn('target_encoder', _changed(before, agent))
+    self.assertIn('target_encoder', fixtures.changed(before, agent))
 
     # Step 1: no actor, no targets.
-    metrics = agent.train(_batch(8, seed=2)).extra
+    metrics = agent.train(fixtures.batch(8, seed=2)).extra
     self.assertNotIn('actor_loss', metrics)
-    self.assertEqual(_changed(after_step_0, agent),
+    self.assertEqual(fixtures.changed(after_step_0, agent),
                      {'encoder', 'q_heads', 'w'})
     self.assertEqual(int(agent.train_step_counter), 2)
 
@@ -333,14 +202,14 @@ class SequentialStepMatchesReferenceTest(tf.test.TestCase):
     next_action, next_log_prob = networks.sample_tanh_gaussian(
         *nets.actor.mean_and_log_std(
             nets.actor.conv_features(batch['next_obs'])), seed=next_seed)
-    q1_next = _q(nets.target_critic_1, batch['next_obs'], next_action)
-    q2_next = _q(nets.target_critic_2, batch['next_obs'], next_action)
+    q1_next = fixtures.q(nets.target_critic_1, batch['next_obs'], next_action)
+    q2_next = fixtures.q(nets.target_critic_2, batch['next_obs'], next_action)
     td_target = batch['reward'] + 0.99 * batch['discount'] * (
         tf.minimum(q1_next, q2_next) - alpha * next_log_prob)
     critic_variables = nets.critic_variables()
     with tf.GradientTape() as tape:
-      q1 = _q(nets.critic_1, batch['obs'], batch['action'])
-      q2 = _q(nets.critic_2, batch['obs'], batch['action'])
+      q1 = fixtures.q(nets.critic_1, batch['obs'], batch['action'])
+      q2 = fixtures.q(nets.critic_2, batch['obs'], batch['action'])
       losses['critic_loss'] = (tf.reduce_mean(tf.square(q1 - td_target)) +
                                tf.reduce_mean(tf.square(q2 - td_target)))
     agent.critic_optimizer.apply_gradients(zip(
@@ -354,14 +223,14 @@ class SequentialStepMatchesReferenceTest(tf.test.TestCase):
         actions, log_prob = networks.sample_tanh_gaussian(
             *nets.actor.mean_and_log_std(
                 nets.actor.conv_features(batch['obs'])), seed=actor_seed)
-        q1 = _q(nets.critic_1, batch['obs'], actions)
-        q2 = _q(nets.critic_2, batch['obs'], actions)
+        q1 = fixtures.q(nets.critic_1, batch['obs'], actions)
+        q2 = fixtures.q(nets.critic_2, batch['obs'], actions)
         losses['actor_loss'] = tf.reduce_mean(
             alpha * log_prob - tf.minimum(q1, q2))
       actor_gradients = tape.gradient(losses['actor_loss'], actor_variables)
       with tf.GradientTape() as tape:
         losses['alpha_loss'] = tf.reduce_mean(
-            tf.exp(agent.log_alpha) * (-log_prob + _NUM_ACTIONS))
+            tf.exp(agent.log_alpha) * (-log_prob + fixtures.NUM_ACTIONS))
       alpha_gradient = tape.gradient(losses['alpha_loss'], agent.log_alpha)
       agent.actor_optimizer.apply_gradients(
           zip(actor_gradients, actor_variables))
@@ -393,12 +262,12 @@ class SequentialStepMatchesReferenceTest(tf.test.TestCase):
     return losses
 
   def test_two_steps_match_the_reference(self):
-    agent = _make_agent(update_mode='sequential')
-    reference = _make_agent(update_mode='sequential')
-    _assert_same_variables(self, agent, reference)
-    initial = _snapshot(reference)
+    agent = fixtures.make_agent(update_mode='sequential')
+    reference = fixtures.make_agent(update_mode='sequential')
+    fixtures.assert_same_variables(self, agent, reference)
+    initial = fixtures.snapshot(reference)
     for step, seed in enumerate((1, 2)):
-      batch = _batch(16, seed=seed)
+      batch = fixtures.batch(16, seed=seed)
       metrics = agent.train(batch).extra
       losses = self._reference_step(reference, batch,
                                     update_actor=step == 0,
@@ -406,12 +275,12 @@ class SequentialStepMatchesReferenceTest(tf.test.TestCase):
       self.assertCountEqual(
           [name for name in losses if name in metrics], losses)
       # Step 1's losses are computed from the weights step 0 left, which
-      # carry the round-off described in _assert_same_updates.
+      # carry the round-off described in fixtures.assert_same_updates.
       for name, value in losses.items():
         self.assertAllClose(metrics[name], value,
                             rtol=1e-4 if step else 1e-5, atol=1e-6,
                             msg=f'step {step}: {name}')
-      _assert_same_updates(self, agent, reference, initial)
+      fixtures.assert_same_updates(self, agent, reference, initial)
 
 
 class JointStepMatchesStraightforwardTest(tf.test.TestCase):
@@ -470,15 +339,15 @@ class JointStepMatchesStraightforwardTest(tf.test.TestCase):
     actor_gradients = tape.gradient(actor_loss, actor_variables)
     with tf.GradientTape() as tape:
       alpha_loss = tf.reduce_mean(
-          tf.exp(agent.log_alpha) * (-log_prob + _NUM_ACTIONS))
+          tf.exp(agent.log_alpha) * (-log_prob + fixtures.NUM_ACTIONS))
     alpha_gradient = tape.gradient(alpha_loss, agent.log_alpha)
     losses = {'critic_loss': critic_loss, 'curl_loss': curl_loss,
               'actor_loss': actor_loss, 'alpha_loss': alpha_loss}
     return losses, gradients, actor_gradients, alpha_gradient
 
   def test_compiled_joint_gradients_match_reference(self):
-    agent = _make_agent()
-    batch = _batch(16, seed=3)
+    agent = fixtures.make_agent()
+    batch = fixtures.batch(16, seed=3)
     for _ in range(3):  # Move away from the initial (copied) targets.
       agent.train(batch)
     step_gradients = tf.function(agent.joint_gradients)
@@ -503,35 +372,35 @@ class UpdateFrequencyTest(parameterized.TestCase, tf.test.TestCase):
 
   @parameterized.parameters('joint', 'sequential')
   def test_actor_every_step_targets_every_third(self, mode):
-    agent = _make_agent(update_mode=mode, actor_update_freq=1,
+    agent = fixtures.make_agent(update_mode=mode, actor_update_freq=1,
                         critic_target_update_freq=3)
     every_step = {'encoder', 'q_heads', 'w', 'actor', 'log_alpha'}
     targets = {'target_encoder', 'target_q_heads'}
     expected = [every_step | targets, every_step, every_step,
                 every_step | targets]
     for step, want in enumerate(expected):
-      before = _snapshot(agent)
-      metrics = agent.train(_batch(8, seed=step)).extra
-      self.assertEqual(_changed(before, agent), want, f'step {step}')
+      before = fixtures.snapshot(agent)
+      metrics = agent.train(fixtures.batch(8, seed=step)).extra
+      self.assertEqual(fixtures.changed(before, agent), want, f'step {step}')
       self.assertIn('actor_loss', metrics)
 
 
 class TrainStepTest(parameterized.TestCase, tf.test.TestCase):
 
   def _train(self, steps, **overrides):
-    agent = _make_agent(**overrides)
-    batch = _batch(32, seed=5)
+    agent = fixtures.make_agent(**overrides)
+    batch = fixtures.batch(32, seed=5)
     history = [agent.train(batch).extra for _ in range(steps)]
     return agent, history
 
   @parameterized.parameters('joint', 'sequential')
   def test_mode_trains(self, mode):
-    agent, history = self._train(_STEPS, update_mode=mode)
+    agent, history = self._train(fixtures.LEARNING_STEPS, update_mode=mode)
     first, last = history[0], history[-1]
     # Instance discrimination on a fixed batch: the positives are found.
     self.assertLess(float(last['curl_loss']), 0.5 * float(first['curl_loss']))
     self.assertGreaterEqual(float(last['curl_accuracy']), 0.9)
-    self.assertEqual(int(agent.train_step_counter), _STEPS)
+    self.assertEqual(int(agent.train_step_counter), fixtures.LEARNING_STEPS)
     for metrics in history:
       for name, value in metrics.items():
         self.assertTrue(np.isfinite(value.numpy()), name)
@@ -545,8 +414,8 @@ class TrainStepTest(parameterized.TestCase, tf.test.TestCase):
     # With discount 0 the TD target is the reward: the critic must fit each
     # sample's reward, well below what predicting the batch mean would score
     # (the loss sums both heads' MSE: 2 var(r), 0.17 for these rewards).
-    agent = _make_agent(update_mode=mode)
-    batch = dict(_batch(32, seed=9), discount=tf.zeros([32]))
+    agent = fixtures.make_agent(update_mode=mode)
+    batch = dict(fixtures.batch(32, seed=9), discount=tf.zeros([32]))
     mean_predictor_loss = 2.0 * float(tf.math.reduce_variance(batch['reward']))
     losses = [float(agent.train(batch).extra['critic_loss'])
               for _ in range(80)]
@@ -556,24 +425,24 @@ class TrainStepTest(parameterized.TestCase, tf.test.TestCase):
 
 
   def test_mlp_encoder_head_trains(self):
-    agent = _make_agent(encoder_head='mlp')
+    agent = fixtures.make_agent(encoder_head='mlp')
     # The pseudocode's head: Dense(1024) + ReLU + Dense(50) (+ LayerNorm),
     # on the flat conv output of a 28x28 crop: 13, 11, 9, 7 pixels wide.
     kernels = [v.shape.as_list() for v in agent.networks.encoder.head
                .trainable_variables if 'kernel' in v.name]
     self.assertEqual(kernels, [[7 * 7 * 32, 1024], [1024, 50]])
-    before = _snapshot(agent)
-    batch = _batch(32, seed=5)
+    before = fixtures.snapshot(agent)
+    batch = fixtures.batch(32, seed=5)
     history = [agent.train(batch).extra for _ in range(40)]
-    self.assertEqual(_changed(before, agent), set(before))
+    self.assertEqual(fixtures.changed(before, agent), set(before))
     self.assertLess(float(history[-1]['curl_loss']),
                     0.5 * float(history[0]['curl_loss']))
 
   def test_jit_compiled_step_runs_and_matches_where_noise_plays_no_part(self):
-    graph = _make_agent()
-    xla = _make_agent(jit_compile=True)
-    batch = _batch(16, seed=1)
-    before = _snapshot(xla)
+    graph = fixtures.make_agent()
+    xla = fixtures.make_agent(jit_compile=True)
+    batch = fixtures.batch(16, seed=1)
+    before = fixtures.snapshot(xla)
     graph_metrics = graph.train(batch).extra
     xla_metrics = xla.train(batch).extra
     self.assertCountEqual(xla_metrics, graph_metrics)
@@ -587,16 +456,16 @@ class TrainStepTest(parameterized.TestCase, tf.test.TestCase):
                           atol=1e-6, msg=name)
     for name, value in xla_metrics.items():
       self.assertTrue(np.isfinite(value.numpy()), name)
-    self.assertEqual(_changed(before, xla), set(before))
-    after_step_0 = _snapshot(xla)
+    self.assertEqual(fixtures.changed(before, xla), set(before))
+    after_step_0 = fixtures.snapshot(xla)
     xla.train(batch)
-    self.assertEqual(_changed(after_step_0, xla), {'encoder', 'q_heads', 'w'})
+    self.assertEqual(fixtures.changed(after_step_0, xla), {'encoder', 'q_heads', 'w'})
 
 
 class ReproducibilityTest(tf.test.TestCase):
 
   def test_noise_seeds_differ_by_step_and_by_use(self):
-    agent = _make_agent()
+    agent = fixtures.make_agent()
     next_0, actor_0 = agent.noise_seeds(tf.constant(0))
     next_1, actor_1 = agent.noise_seeds(tf.constant(1))
     self.assertNotAllEqual(next_0, next_1)
@@ -604,24 +473,24 @@ class ReproducibilityTest(tf.test.TestCase):
     # a' in the TD target and a in the actor loss use different noise.
     self.assertNotAllEqual(next_0, actor_0)
     # Another config seed, other noise at the same step.
-    other = _make_agent(seed=2).noise_seeds(tf.constant(0))
+    other = fixtures.make_agent(seed=2).noise_seeds(tf.constant(0))
     self.assertNotAllEqual(other[0], next_0)
 
   def test_same_seed_same_weights_and_metrics(self):
-    first, second = _make_agent(seed=7), _make_agent(seed=7)
-    _assert_same_variables(self, first, second)
-    other = _make_agent(seed=8)
-    self.assertEqual(_changed(_snapshot(first), other),
+    first, second = fixtures.make_agent(seed=7), fixtures.make_agent(seed=7)
+    fixtures.assert_same_variables(self, first, second)
+    other = fixtures.make_agent(seed=8)
+    self.assertEqual(fixtures.changed(fixtures.snapshot(first), other),
                      {'encoder', 'q_heads', 'actor', 'w', 'target_encoder',
                       'target_q_heads'})
     for seed in (1, 2):
-      batch = _batch(16, seed=seed)
+      batch = fixtures.batch(16, seed=seed)
       metrics_1 = first.train(batch).extra
       metrics_2 = second.train(batch).extra
       self.assertCountEqual(metrics_1, metrics_2)
       for name in metrics_1:
         self.assertAllEqual(metrics_1[name], metrics_2[name], msg=name)
-    _assert_same_variables(self, first, second)
+    fixtures.assert_same_variables(self, first, second)
 
 
 if __name__ == '__main__':

@@ -134,7 +134,8 @@ BAD_VALUES = (
     ('encoder_tau', 0.0), ('encoder_tau', 1.5),
     ('critic_target_update_freq', 0), ('actor_update_freq', 0),
     ('update_mode', 'parallel'), ('jit_compile', 1),
-    ('precision', 'bfloat16'), ('precision', 'mixed_float16'), ('seed', -1),
+    ('precision', 'bfloat16'), ('precision', 'float16'),
+    ('strategy', 'multi_worker'), ('strategy', None), ('seed', -1),
     ('seed', 2**31),
 )
 

@@ -1,9 +1,11 @@
 """Tests for curl_tf.console: TensorFlow's start-up noise goes, errors stay."""
 
 import io
+import logging as std_logging
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -15,6 +17,7 @@ from absl import logging
 from absl.testing import absltest
 from absl.testing import parameterized
 
+from curl_tf import cadence
 from curl_tf import console
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -115,15 +118,32 @@ class PatternsTest(parameterized.TestCase):
     notice = notices.notices[metadata.version('gym')]
     self.assertStartsWith(notice, 'Gym has been unmaintained since 2022')
 
-  def test_absl_only_restores_the_verbosity(self):
+  def test_quiet_libraries_drops_theirs_and_keeps_ours(self):
     before = logging.get_verbosity()
     logging.set_verbosity(logging.INFO)
     self.addCleanup(logging.set_verbosity, before)
-    with console.absl_only():
-      self.assertEqual(logging.get_verbosity(), logging.WARNING)
-    with console.absl_only('error'):
-      self.assertEqual(logging.get_verbosity(), logging.ERROR)
-    self.assertEqual(logging.get_verbosity(), logging.INFO)
+    records = []
+    collector = std_logging.Handler()
+    collector.emit = records.append
+    std_logging.getLogger().addHandler(collector)
+    self.addCleanup(std_logging.getLogger().removeHandler, collector)
+    stop = cadence.StopOnSignal()
+    with console.quiet_libraries('error'):
+      # This file stands for a library: it is not under curl_tf/.
+      logging.warning('library warning')
+      std_logging.getLogger('tensorflow').warning('tensorflow warning')
+      logging.error('library error')
+      # The Ctrl-C acknowledgement, which came during an export and was
+      # lost when this lowered absl's verbosity instead.
+      stop._handle(signal.SIGINT, None)  # pylint: disable=protected-access
+    with console.quiet_libraries():
+      logging.info('library info')
+      logging.warning('library warning 2')
+    logging.info('library info after')
+    self.assertEqual([r.getMessage().split(':')[0] for r in records], [
+        'library error', 'SIGINT received', 'library warning 2',
+        'library info after'
+    ])
 
 
 # A module imported through quiet_imports: writes to file descriptor 2 as
@@ -141,6 +161,7 @@ CHILD = f'''
 import os
 import sys
 sys.path[:0] = [{REPO_ROOT!r}, sys.argv[1]]
+from curl_tf import cadence
 from curl_tf import console
 console.quiet_imports('noisy_module')
 print('MARKER', flush=True)
