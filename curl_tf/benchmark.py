@@ -4,6 +4,8 @@ r"""Measures what makes CURL-SAC fast or slow on this machine, against targets.
   python -m curl_tf.benchmark --json     # the same as one JSON line, last
   python -m curl_tf.benchmark --quick    # tiny budgets (~2 min), for tests
   python -m curl_tf.benchmark --only=train_step,encoder
+  python -m curl_tf.benchmark --official_repo=/tmp/official_curl \
+      --official_python=/tmp/torch_venv/bin/python   # and the official one
 
 Measurements (each a function returning a dict; `--only` picks them):
 
@@ -23,6 +25,18 @@ Measurements (each a function returning a dict; `--only` picks them):
 * full_replay (own process): RSS of a process training at batch 512 with
   100k real transitions in replay.
 
+With --official_repo (a checkout of github.com/MishaLaskin/curl) and
+--official_python (an interpreter with torch), the official PyTorch agent's
+update at batch 128 is timed first, in a subprocess, in the same run (see
+curl_tf/official_update.py for what exactly), and the joint and sequential
+steps are compared with it: `official_update_ms_b128` and
+`speedup_{joint,sequential}_vs_official`. Without them no official figure
+and no ratio is reported: a figure from another machine or day would not
+compare. A bad value of either flag, or a failed official timing, ends the
+run before anything else is measured, with one line on stderr
+(`curl_tf: error: ...`, after the lines TensorFlow prints as it loads) and
+exit code 2.
+
 Every timing forces completion by reading a value back (`float(...)` or
 `.numpy()`), so asynchronous execution cannot flatter it. Other processes
 on the machine slow everything down; the load average at start and end is
@@ -40,7 +54,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, NoReturn, Optional, Sequence
 
 # Set before anything imports dm_control (which picks its GL backend then)
 # or TensorFlow (whose C++ INFO lines would bury the table).
@@ -60,6 +74,7 @@ from curl_tf import collector as collector_lib
 from curl_tf import config_lib
 from curl_tf import envs
 from curl_tf import networks
+from curl_tf import official_update
 from curl_tf import precision
 from curl_tf import replay
 from curl_tf import train_lib
@@ -81,12 +96,25 @@ _LEARNER_THREADS = flags.DEFINE_integer(
     "TF's intra- and inter-op threads (default: TF's choice, every core). "
     'The overlap measurement runs itself with 1.')
 
+_OFFICIAL_REPO = flags.DEFINE_string(
+    'official_repo', None,
+    'A checkout of github.com/MishaLaskin/curl: time its agent update at '
+    'batch 128 in the same run (needs --official_python).')
+_OFFICIAL_PYTHON = flags.DEFINE_string(
+    'official_python', None,
+    'A Python interpreter with torch and numpy, which runs the official '
+    'update (needs --official_repo).')
+
 _DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), 'configs', 'default.py')
 
-# The official PyTorch code's update at batch 128 on this machine, in ms. A
-# figure given to us, not measured by this benchmark.
-OFFICIAL_UPDATE_MS_B128 = 3000.0
+_ERROR_PREFIX = 'curl_tf: error: '
+# Exit code for bad input, as main.py's.
+_USAGE_EXIT_CODE = 2
+
+# The sequential step's target: this much faster than the official update
+# timed in the same run.
+SEQUENTIAL_SPEEDUP_TARGET = 2.5
 
 # Encoder forward passes per image in the cheapest possible joint step:
 # forward + backward through the anchor (~3 forward passes: the backward
@@ -603,7 +631,7 @@ def _run_child(only: str, budget: Budget,
   return {key: value for key, value in child.items()
           if isinstance(value, (int, float)) and not isinstance(value, bool)
           and key not in ('wall_time_s', 'load_average_1m_start',
-                          'load_average_1m_end', 'official_update_ms_b128')}
+                          'load_average_1m_end')}
 
 
 def measure_overlap(budget: Budget) -> Dict[str, float]:
@@ -702,6 +730,49 @@ def measure_full_replay_child(budget: Budget) -> Dict[str, float]:
           'full_replay_peak_rss_gb': peak / GIB}
 
 
+def measure_official(budget: Budget, official_repo: str,
+                     official_python: str) -> Dict[str, object]:
+  """The official PyTorch agent's update at batch 128, in a subprocess.
+
+  As many warm-up and timed steps as the joint step at batch 128 gets; see
+  curl_tf/official_update.py for the agent, the batch and the steps.
+  """
+  return official_results(official_update.measure(
+      official_repo, official_python, batch_size=128,
+      warmup_steps=budget.warmup_steps, steps=budget.b128_steps))
+
+
+def official_results(official: Dict[str, object]) -> Dict[str, object]:
+  """The benchmark's keys for official_update.parse_output's result."""
+  return {
+      # The median over steps with and without the actor and target
+      # updates, as train_step_ms_b128's.
+      'official_update_ms_b128': official['update_ms_median'],
+      'official_update_ms_b128_mean': official['update_ms_mean'],
+      'official_update_ms_b128_min': official['update_ms_min'],
+      'official_update_ms_b128_actor_steps':
+          official['update_ms_median_actor_steps'],
+      'official_update_ms_b128_critic_steps':
+          official['update_ms_median_critic_steps'],
+      'official_update_timed_steps': official['timed_steps'],
+      'official_torch_version': official['torch_version'],
+      'official_torch_threads': official['torch_threads'],
+  }
+
+
+def add_speedups(results: Dict[str, object]) -> None:
+  """Adds the ratios of figures measured in this run, where both are."""
+  if 'official_update_ms_b128' in results:
+    for mode, key in (('joint', 'train_step_ms_b128'),
+                      ('sequential', 'train_step_ms_b128_sequential')):
+      if key in results:
+        results[f'speedup_{mode}_vs_official'] = (
+            results['official_update_ms_b128'] / results[key])
+  if 'train_step_ms_b128_bf16' in results:
+    results['speedup_bf16_vs_float32'] = (
+        results['train_step_ms_b128'] / results['train_step_ms_b128_bf16'])
+
+
 MEASUREMENTS = {
     'train_step': measure_train_step,
     'encoder': measure_encoder,
@@ -737,10 +808,11 @@ ROWS = (
     Row('flop_limit_ms_b128', 'ms'),
     Row('train_step_ms_b512', 'ms'),
     Row('train_step_ms_b512_mean', 'ms'),
+    # Checked only where the official update was timed in the same run.
     Row('train_step_ms_b128_sequential', 'ms',
-        f'<= {OFFICIAL_UPDATE_MS_B128 / 2.5:.0f} (official / 2.5)',
+        f'<= official / {SEQUENTIAL_SPEEDUP_TARGET}',
         lambda r: (r['train_step_ms_b128_sequential'] <=
-                   OFFICIAL_UPDATE_MS_B128 / 2.5)),
+                   r['official_update_ms_b128'] / SEQUENTIAL_SPEEDUP_TARGET)),
     Row('train_step_ms_b128_sequential_mean', 'ms'),
     Row('train_step_ms_b128_bf16', 'ms (mixed_bfloat16)',
         '<= 1.3 x flop_limit_ms_b128_bf16',
@@ -749,9 +821,12 @@ ROWS = (
     Row('train_step_ms_b128_bf16_mean', 'ms (mixed_bfloat16)'),
     Row('flop_limit_ms_b128_bf16', 'ms (mixed_bfloat16)'),
     Row('speedup_bf16_vs_float32', 'x (joint step, batch 128)'),
-    Row('official_update_ms_b128', 'ms (quoted, not measured)'),
-    Row('speedup_joint_vs_official', 'x'),
-    Row('speedup_sequential_vs_official', 'x'),
+    Row('official_update_ms_b128', 'ms (official PyTorch)'),
+    Row('official_update_ms_b128_min', 'ms (official PyTorch)'),
+    Row('official_update_ms_b128_actor_steps', 'ms (official, median)'),
+    Row('official_update_ms_b128_critic_steps', 'ms (official, median)'),
+    Row('speedup_joint_vs_official', 'x (medians, batch 128)'),
+    Row('speedup_sequential_vs_official', 'x (medians, batch 128)'),
     Row('encoder_mflop_per_image', 'MFLOP'),
     Row('encoder_forward_ms_b128', 'ms'),
     Row('encoder_gflops_per_s', 'GFLOP/s'),
@@ -815,16 +890,26 @@ def machine() -> Dict[str, object]:
 
 
 def run(quick: bool = False,
-        only: Optional[Sequence[str]] = None) -> Dict[str, object]:
+        only: Optional[Sequence[str]] = None,
+        official_repo: Optional[str] = None,
+        official_python: Optional[str] = None) -> Dict[str, object]:
   """Runs the measurements and returns every result in one dict.
 
   Args:
     quick: tiny budgets, to check the benchmark runs.
     only: names from MEASUREMENTS to run; None runs all.
+    official_repo: a checkout of github.com/MishaLaskin/curl; with
+      official_python, its update is timed first (whatever `only` says).
+    official_python: an interpreter with torch and numpy.
 
   Returns:
-    Measured values, 'official_update_ms_b128', speedups, 'checks'
-    (target -> pass), and the date, machine and load averages.
+    Measured values, speedups, 'checks' (target -> pass), and the date,
+    machine and load averages; the official update's figures and the
+    speedups over it only if it was timed.
+
+  Raises:
+    official_update.OfficialUpdateError: the official update was asked for
+      and could not be timed.
   """
   runnable = {**MEASUREMENTS, **CHILD_MEASUREMENTS}
   names = list(MEASUREMENTS) if only is None else list(only)
@@ -841,17 +926,12 @@ def run(quick: bool = False,
              # shows how busy the machine was.
              'load_average_1m_start': os.getloadavg()[0]}
   start = time.time()
+  if official_repo is not None or official_python is not None:
+    # First: a failure ends the run before the long measurements.
+    results.update(measure_official(budget, official_repo, official_python))
   for name in names:
     results.update(runnable[name](budget))
-  results['official_update_ms_b128'] = OFFICIAL_UPDATE_MS_B128
-  for mode, key in (('joint', 'train_step_ms_b128'),
-                    ('sequential', 'train_step_ms_b128_sequential')):
-    if key in results:
-      results[f'speedup_{mode}_vs_official'] = (
-          OFFICIAL_UPDATE_MS_B128 / results[key])
-  if 'train_step_ms_b128_bf16' in results:
-    results['speedup_bf16_vs_float32'] = (
-        results['train_step_ms_b128'] / results['train_step_ms_b128_bf16'])
+  add_speedups(results)
   results['load_average_1m_end'] = os.getloadavg()[0]
   results['wall_time_s'] = time.time() - start
   results['checks'] = check_targets(results)
@@ -865,25 +945,43 @@ def format_table(results: Dict[str, object]) -> str:
   for row in ROWS:
     if row.key not in results:
       continue
-    verdict = ''
+    verdict, target = '', row.target
     if row.key in checks:
       verdict = 'PASS' if checks[row.key] else 'FAIL'
+    elif row.passes is not None:
+      target = ''  # Its inputs were not all measured in this run.
     value = results[row.key]
     text = f'{value:,.0f}' if abs(value) >= 1000 else f'{value:.4g}'
     lines.append(f'{row.key:<36} {text:>12}  {row.unit:<26} '
-                 f'{row.target:<30} {verdict}')
+                 f'{target:<30} {verdict}')
   lines.append(f'date {results["date"]}, {results["machine"]}, '
                f'load average {results["load_average_1m_start"]:.2f} -> '
                f'{results["load_average_1m_end"]:.2f}, '
                f'{results["wall_time_s"]:.0f} s')
   lines.append(f"precision='auto' picks {results['precision_auto']} on this "
                f"CPU ({results['cpu_model']})")
+  if 'official_torch_version' in results:
+    lines.append(f"official update: torch {results['official_torch_version']}"
+                 f", {results['official_torch_threads']} threads, median of "
+                 f"{results['official_update_timed_steps']} steps")
   return '\n'.join(lines)
+
+
+def _fail(message: str) -> NoReturn:
+  print(_ERROR_PREFIX + message, file=sys.stderr)
+  sys.exit(_USAGE_EXIT_CODE)
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+  official_repo, official_python = _OFFICIAL_REPO.value, _OFFICIAL_PYTHON.value
+  if official_repo is not None or official_python is not None:
+    try:
+      # A bad path fails at once, not after the TensorFlow measurements.
+      official_update.check_setup(official_repo, official_python)
+    except official_update.OfficialUpdateError as e:
+      _fail(str(e))
   # Each timed agent traces its own step, and TF counts traces per Python
   # method across agents, so its "excessive retracing" warning is spurious
   # here.
@@ -893,7 +991,12 @@ def main(argv):
         _LEARNER_THREADS.value)
     tf.config.threading.set_inter_op_parallelism_threads(
         _LEARNER_THREADS.value)
-  results = run(quick=_QUICK.value, only=_ONLY.value)
+  try:
+    results = run(quick=_QUICK.value, only=_ONLY.value,
+                  official_repo=official_repo,
+                  official_python=official_python)
+  except official_update.OfficialUpdateError as e:
+    _fail(str(e))
   if _JSON.value:
     print(json.dumps(results, sort_keys=True))
   else:

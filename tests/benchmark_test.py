@@ -1,16 +1,26 @@
-"""Tests for curl_tf.benchmark: FLOP arithmetic, targets, and a --quick run."""
+"""Tests for curl_tf.benchmark: FLOP arithmetic, targets, and a --quick run.
 
+Also the official-update comparison (curl_tf/official_update.py): parsing its
+output, the errors for bad flags, the ratios; and, marked `official` and
+skipped unless CURL_OFFICIAL_REPO and CURL_OFFICIAL_PYTHON name a checkout of
+the official code and a Python with torch, a real timing of it.
+"""
+
+import importlib.util
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 from absl.testing import absltest
 import pytest
 
 from curl_tf import benchmark
 from curl_tf import networks
+from curl_tf import official_update
 
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -33,14 +43,30 @@ _REQUIRED_KEYS = (
     'pipeline_paced_batches_per_s_b128', 'pipeline_paced_cpu_cores_b128',
     'replay_bytes_per_transition', 'replay_rss_gb_100k_estimate',
     'env_steps_per_s', 'train_loop_env_steps_per_s',
-    'learner_data_wait_fraction', 'official_update_ms_b128',
-    'speedup_joint_vs_official', 'speedup_sequential_vs_official',
-    'overlap_train_step_ms', 'overlap_collect_ms_per_agent_step',
+    'learner_data_wait_fraction', 'overlap_train_step_ms',
+    'overlap_collect_ms_per_agent_step',
     'overlap_loop_env_steps_per_s', 'overlap_step_bound_env_steps_per_s',
     'overlap_serial_bound_env_steps_per_s', 'full_replay_items',
     'full_replay_rss_gb', 'full_replay_peak_rss_gb',
     'train_step_ms_b128_bf16', 'flop_limit_ms_b128_bf16',
     'encoder_gflops_per_s_bf16', 'speedup_bf16_vs_float32')
+
+# Reported only when the official update was timed in the same run.
+_OFFICIAL_KEYS = (
+    'official_update_ms_b128', 'official_update_ms_b128_mean',
+    'official_update_ms_b128_min', 'official_update_ms_b128_actor_steps',
+    'official_update_ms_b128_critic_steps', 'official_update_timed_steps',
+    'official_torch_version', 'official_torch_threads',
+    'speedup_joint_vs_official', 'speedup_sequential_vs_official')
+
+# A line as official_update.py prints it (its figures from a real run).
+_OFFICIAL_LINE = json.dumps({
+    'update_ms_median': 783.1, 'update_ms_mean': 749.2, 'update_ms_min': 619,
+    'update_ms_median_actor_steps': 838.9,
+    'update_ms_median_critic_steps': 647.8, 'timed_steps': 20,
+    'warmup_steps': 4, 'first_timed_step': 1004, 'batch_size': 128,
+    'torch_version': '2.13.0+cpu', 'torch_threads': 2,
+    'stubbed_modules': ['gym', 'skimage']})
 
 
 class FlopsTest(absltest.TestCase):
@@ -74,7 +100,8 @@ class TargetsTest(absltest.TestCase):
   def test_pass_and_fail(self):
     results = {
         'train_step_ms_b128': 600.0, 'flop_limit_ms_b128': 500.0,  # 1.2x
-        'train_step_ms_b128_sequential': 1201.0,  # Above 3000 / 2.5.
+        'official_update_ms_b128': 900.0,
+        'train_step_ms_b128_sequential': 361.0,  # Above 900 / 2.5.
         'replay_bytes_per_transition': 12_000.0,
         'replay_rss_gb_100k_estimate': 4.1,
         'pipeline_batches_per_s_b128': 10.0,
@@ -112,6 +139,173 @@ class TargetsTest(absltest.TestCase):
     self.assertEqual(
         benchmark.check_targets({'replay_bytes_per_transition': 31_000.0}),
         {'replay_bytes_per_transition': False})
+
+  def test_sequential_target_needs_the_official_figure(self):
+    results = {'train_step_ms_b128_sequential': 350.0}
+    self.assertEqual(benchmark.check_targets(results), {})
+    results['official_update_ms_b128'] = 900.0
+    self.assertEqual(benchmark.check_targets(results),
+                     {'train_step_ms_b128_sequential': True})
+
+
+class OfficialOutputTest(absltest.TestCase):
+  """official_update.py's JSON line, as the benchmark reads it."""
+
+  def test_last_line_is_read(self):
+    # Whatever a library printed before the result is ignored; a whole
+    # number where a float is expected is one.
+    result = official_update.parse_output(
+        'some notice\n' + _OFFICIAL_LINE + '\n\n')
+    self.assertEqual(result['update_ms_median'], 783.1)
+    self.assertEqual(result['update_ms_min'], 619.0)
+    self.assertIsInstance(result['update_ms_min'], float)
+    self.assertEqual(result['torch_version'], '2.13.0+cpu')
+    self.assertEqual(result['torch_threads'], 2)
+
+  def test_bad_output_is_one_line_error(self):
+    missing = json.loads(_OFFICIAL_LINE)
+    del missing['torch_threads']
+    mistyped = dict(json.loads(_OFFICIAL_LINE), timed_steps='20')
+    boolean = dict(json.loads(_OFFICIAL_LINE), torch_threads=True)
+    for stdout, fragment in (
+        ('', 'not JSON'), ('Traceback\nboom', 'not JSON'),
+        ('[1, 2]', 'not a JSON object'),
+        (json.dumps(missing), "'torch_threads'"),
+        (json.dumps(mistyped), "'timed_steps'"),
+        (json.dumps(boolean), "'torch_threads'")):
+      with self.subTest(stdout=stdout[:20]):
+        with self.assertRaisesRegex(official_update.OfficialUpdateError,
+                                    fragment) as raised:
+          official_update.parse_output(stdout)
+        self.assertNotIn('\n', str(raised.exception))
+
+  def test_summarize(self):
+    # Steps 1004-1007: the even ones also update the actor and targets.
+    summary = official_update.summarize(
+        {1004: 0.9, 1005: 0.6, 1006: 1.0, 1007: 0.7})
+    self.assertAlmostEqual(summary['update_ms_median'], 800.0)
+    self.assertAlmostEqual(summary['update_ms_mean'], 800.0)
+    self.assertAlmostEqual(summary['update_ms_min'], 600.0)
+    self.assertAlmostEqual(summary['update_ms_median_actor_steps'], 950.0)
+    self.assertAlmostEqual(summary['update_ms_median_critic_steps'], 650.0)
+    self.assertEqual(summary['timed_steps'], 4)
+    self.assertEqual(summary['first_timed_step'], 1004)
+
+
+class OfficialResultsTest(absltest.TestCase):
+
+  def test_ratios_only_with_the_official_figure(self):
+    results = {'train_step_ms_b128': 400.0,
+               'train_step_ms_b128_sequential': 600.0}
+    benchmark.add_speedups(results)
+    for key in _OFFICIAL_KEYS:
+      self.assertNotIn(key, results)
+    results.update(benchmark.official_results(
+        official_update.parse_output(_OFFICIAL_LINE)))
+    benchmark.add_speedups(results)
+    self.assertEqual(results['official_update_ms_b128'], 783.1)
+    self.assertEqual(results['official_update_ms_b128_min'], 619.0)
+    self.assertEqual(results['official_torch_threads'], 2)
+    self.assertEqual(results['official_torch_version'], '2.13.0+cpu')
+    self.assertAlmostEqual(results['speedup_joint_vs_official'],
+                           783.1 / 400.0)
+    self.assertAlmostEqual(results['speedup_sequential_vs_official'],
+                           783.1 / 600.0)
+
+  def test_run_without_the_flags_reports_no_official_figure(self):
+    results = benchmark.run(quick=True, only=[])
+    for key in _OFFICIAL_KEYS:
+      self.assertNotIn(key, results)
+    self.assertNotIn('train_step_ms_b128_sequential', results['checks'])
+
+  def test_table_names_the_official_torch(self):
+    results = benchmark.run(quick=True, only=[])
+    results.update(benchmark.official_results(
+        official_update.parse_output(_OFFICIAL_LINE)))
+    table = benchmark.format_table(results)
+    self.assertIn('official_update_ms_b128 ', table)
+    self.assertIn('torch 2.13.0+cpu, 2 threads, median of 20 steps', table)
+
+
+class OfficialSetupTest(absltest.TestCase):
+  """Bad --official_repo / --official_python: one line, before any run."""
+
+  def setUp(self):
+    super().setUp()
+    self.root = tempfile.mkdtemp()
+    self.addCleanup(shutil.rmtree, self.root)
+
+  def _assert_error(self, repo, python, *fragments):
+    with self.assertRaises(official_update.OfficialUpdateError) as raised:
+      official_update.check_setup(repo, python)
+    message = str(raised.exception)
+    self.assertNotIn('\n', message)
+    for fragment in fragments:
+      self.assertIn(fragment, message)
+
+  def test_bad_paths(self):
+    self._assert_error(self.root, sys.executable, 'has no curl_sac.py')
+    self._assert_error(os.path.join(self.root, 'missing'), sys.executable,
+                       'no such directory')
+    self._assert_error(self.root, None, 'go together')
+    self._assert_error(None, sys.executable, 'go together')
+    with open(os.path.join(self.root, 'curl_sac.py'), 'w') as f:
+      f.write('# Never run: the interpreter check fails first.\n')
+    self._assert_error(self.root, os.path.join(self.root, 'python'),
+                       'not an executable file')
+
+  def test_python_without_torch(self):
+    if importlib.util.find_spec('torch') is not None:
+      self.skipTest('this interpreter has torch')
+    with open(os.path.join(self.root, 'curl_sac.py'), 'w') as f:
+      f.write('# Never run: the interpreter check fails first.\n')
+    self._assert_error(self.root, sys.executable, 'cannot import torch',
+                       "No module named 'torch'")
+
+  def test_command_line_error_is_one_line(self):
+    # A directory without curl_sac.py: exit 2 and one line of ours, last on
+    # stderr, before anything is measured (TensorFlow's load-time lines,
+    # printed on every run, may come before it).
+    result = subprocess.run(
+        [sys.executable, '-m', 'curl_tf.benchmark', '--json',
+         f'--official_repo={self.root}',
+         f'--official_python={sys.executable}'],
+        cwd=_REPO_ROOT, capture_output=True, text=True, timeout=300,
+        check=False)
+    self.assertEqual(result.returncode, 2, result.stderr)
+    self.assertNotIn('Traceback', result.stderr)
+    self.assertEqual(result.stdout, '')
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    ours = [line for line in lines if line.startswith('curl_tf')]
+    self.assertEqual(ours, lines[-1:], result.stderr)
+    self.assertStartsWith(lines[-1], 'curl_tf: error: --official_repo=')
+    self.assertIn('has no curl_sac.py', lines[-1])
+
+
+@pytest.mark.official
+class OfficialUpdateTest(absltest.TestCase):
+  """Times the real official update with real torch (not run in CI)."""
+
+  def test_measure(self):
+    repo = os.environ.get('CURL_OFFICIAL_REPO')
+    python = os.environ.get('CURL_OFFICIAL_PYTHON')
+    if not repo or not python:
+      self.skipTest('needs CURL_OFFICIAL_REPO (a checkout of '
+                    'github.com/MishaLaskin/curl) and CURL_OFFICIAL_PYTHON (a '
+                    'Python with torch); CI has neither')
+    # Small batch, few steps: this checks the path, not the speed.
+    result = official_update.measure(repo, python, batch_size=32,
+                                     warmup_steps=2, steps=4)
+    self.assertEqual(result['batch_size'], 32)
+    self.assertEqual(result['timed_steps'], 4)
+    self.assertEqual(result['first_timed_step'], 1002)
+    self.assertGreater(result['update_ms_min'], 0)
+    self.assertLessEqual(result['update_ms_min'], result['update_ms_median'])
+    self.assertGreater(result['update_ms_median_actor_steps'], 0)
+    self.assertGreater(result['update_ms_median_critic_steps'], 0)
+    self.assertGreaterEqual(result['torch_threads'], 1)
+    self.assertNotEmpty(result['torch_version'])
+    self.assertEqual(result['agent_kwargs'], official_update.AGENT_KWARGS)
 
 
 # Process memory growth over a few hundred inserts: what the allocator
@@ -152,13 +346,16 @@ class QuickRunTest(absltest.TestCase):
     self.assertIn(results['precision_auto'], ('float32', 'mixed_bfloat16'))
     self.assertIsInstance(results['cpu_model'], str)
     self.assertNotEmpty(results['cpu_model'])
+    # Without --official_repo/--official_python: no official figure, no
+    # ratio over it, and no target that needs one.
+    for key in _OFFICIAL_KEYS:
+      self.assertNotIn(key, results)
     # Figures fixed by construction.
-    self.assertEqual(results['official_update_ms_b128'], 3000)
     self.assertAlmostEqual(results['encoder_mflop_per_image'], 88.481984)
     self.assertTrue(results['quick'])
     self.assertSetEqual(set(results['checks']), {
-        'train_step_ms_b128', 'train_step_ms_b128_sequential',
-        'replay_bytes_per_transition', 'replay_rss_gb_100k_estimate',
+        'train_step_ms_b128', 'replay_bytes_per_transition',
+        'replay_rss_gb_100k_estimate',
         'pipeline_batches_per_s_b128', 'pipeline_paced_batches_per_s_b128',
         'pipeline_paced_cpu_cores_b128', 'full_replay_rss_gb',
         'full_replay_peak_rss_gb', 'learner_data_wait_fraction',
