@@ -187,8 +187,14 @@ FULL_REPLAY_CAPACITY = 100_000
 
 
 def default_config(**overrides):
-  """configs/default.py (the official architecture, Table 3) + overrides."""
+  """configs/default.py (the official architecture, Table 3) + overrides.
+
+  In float32 unless `overrides` say otherwise: the default precision,
+  'auto', depends on the CPU, and figures of one number format compare
+  across machines (bfloat16 is measured beside it, by name).
+  """
   config = config_lib.load_config_file(_DEFAULT_CONFIG)
+  config.precision = 'float32'
   config.update(overrides)
   return config
 

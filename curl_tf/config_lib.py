@@ -288,6 +288,10 @@ RESUMABLE_CHANGES = ('num_env_steps', 'eval_every_env_steps',
                      'checkpoint_every_env_steps',
                      # Where the learner runs: a run may move machines.
                      'strategy')
+# Fields added after runs had started, with the behaviour those runs had,
+# where today's default differs from it: a run that predates `precision` ran
+# in float32, though the default is now 'auto'.
+FIELDS_ADDED_LATER = {'precision': 'float32'}
 RUN_CONFIG_FILE = 'config.json'
 _DEFAULT_CONFIG_FILE = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'configs',
@@ -320,11 +324,12 @@ def save_or_check_run_config(config: ml_collections.ConfigDict,
       raise ConfigError(f'cannot read {path}: {e}') from None
     missing = object()
     # A field added to configs/default.py after the run started is absent
-    # from its config.json; the run used what the field's default now
-    # describes, so only another value differs.
+    # from its config.json: the run did what the field's first default
+    # describes (FIELDS_ADDED_LATER), or else what its default describes.
     defaults = load_config_file(_DEFAULT_CONFIG_FILE).to_dict()
+    defaults.update(FIELDS_ADDED_LATER)
     for name, value in defaults.items():
-      if name in current and name not in saved and current[name] == value:
+      if name in current and name not in saved:
         saved[name] = value
     differing = [
         f'{name} ({saved.get(name, "absent")!r} in the workdir, '

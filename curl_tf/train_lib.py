@@ -208,6 +208,12 @@ def _start(config, workdir: str, tpu_address: Optional[str]) -> _Run:
   """Builds the envs, agent and replay; restores the newest checkpoint."""
   strategy = distribution.make_strategy(config.strategy, tpu_address)
   distribution.check_batch_size(strategy, config.batch_size)
+  # The run's config.json records the precision 'auto' picked here (after
+  # the strategy: on a TPU it is known only once connected). A resume on a
+  # machine where 'auto' picks another one is then refused, by name, rather
+  # than changing the run's number format halfway.
+  config = config.copy_and_resolve_references()
+  config.precision = precision.resolve(config.precision)
   config_lib.save_or_check_run_config(config, workdir)
   set_seeds(config.seed)
   env = envs.make_environment(config, seed=config.seed)

@@ -220,13 +220,18 @@ class RunConfigTest(absltest.TestCase):
     path = os.path.join(workdir, 'config.json')
     with open(path) as f:
       saved = json.load(f)
-    del saved['precision']  # As written before the field existed.
+    # As written before the field existed: that run was float32, whatever
+    # the default is now.
+    del saved['precision']
     with open(path, 'w') as f:
       json.dump(saved, f)
+    config.precision = 'float32'
     self.assertTrue(config_lib.save_or_check_run_config(config, workdir))
-    config.precision = 'mixed_bfloat16'
+    # 'auto' would resume it in bfloat16 on a CPU with AMX.
+    config.precision = 'auto'
     with self.assertRaisesRegex(config_lib.ConfigError,
-                                "precision \\('absent' in the workdir"):
+                                "precision \\('float32' in the workdir, "
+                                "'auto' now\\)"):
       config_lib.save_or_check_run_config(config, workdir)
 
 

@@ -53,6 +53,8 @@ class EvaluateSavedPolicyTest(tf.test.TestCase):
     cls.workdir = os.path.join(cls.root, 'run')
     os.mkdir(cls.workdir)
     cls.config = learning_check.get_config()
+    # Its returns are compared with in-process ones to float32 round-off.
+    cls.config.precision = 'float32'
     train_lib.set_seeds(cls.config.seed)
     env = envs.make_environment(cls.config, seed=cls.config.seed)
     cls.agent = train_lib.make_agent(cls.config, env)

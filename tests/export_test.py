@@ -126,6 +126,9 @@ class ExportTest(tf.test.TestCase):
     super().setUpClass()
     # Cartpole swingup from 32x32 frames, 28x28 crops.
     cls.config = learning_check.get_config()
+    # The export is compared with in-process actions to float32 round-off
+    # (precision_test compares a bfloat16 export).
+    cls.config.precision = 'float32'
     cls.agent = _make_agent(cls.config)
     cls.obs = _observations(cls.config)
 
@@ -221,6 +224,7 @@ class ExportTest(tf.test.TestCase):
   def test_centre_crop_is_inside_the_saved_model(self):
     # The default config: 100x100 frames, 84x84 crops, [-1, 1] actions.
     config = default.get_config()
+    config.precision = 'float32'  # Compared to float32 round-off below.
     agent = _make_agent(config, minimum=[-1.0], maximum=[1.0])
     export.export_policies(agent, self.workdir,
                            export.policy_info(config, 0, None))

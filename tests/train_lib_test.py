@@ -102,6 +102,8 @@ class LoopScheduleTest(tf.test.TestCase):
 
   def test_updates_after_random_steps_one_per_agent_step_greedy_eval(self):
     config = default.get_config()  # cartpole swingup, 100x100, repeat 8.
+    # The greedy action is compared with tanh(mean) to float32 round-off.
+    config.precision = 'float32'
     config.num_env_steps = 480  # 60 agent steps.
     config.num_random_agent_steps = 20
     config.eval_every_env_steps = 240  # At env steps 0, 240 and 480.
