@@ -24,6 +24,7 @@ over seeds, numpy's default (ddof=0).
 import dataclasses
 import os
 import sys
+import types
 from typing import Dict, List, Optional, Sequence
 
 from absl import app
@@ -33,13 +34,26 @@ import numpy as np
 from curl_tf import paper_scores
 from curl_tf import results
 
-_ROOT = flags.DEFINE_string('root', None, 'The sweep root: '
-                            'ROOT/<task>/seed_<n>/eval.csv.')
-_OUT = flags.DEFINE_string('out', None, 'Where to write report.md and the '
-                           'PNGs (default: ROOT/report).')
-_REPS = flags.DEFINE_integer(
-    'reps', 10_000, 'Bootstrap resamples for the confidence intervals.',
-    lower_bound=100)
+
+
+def _define_flags():
+  """The command line's flags, defined only when this runs as a program.
+
+  The sweep has a --root too, and both modules are imported together (by
+  the tests, by a notebook): flags at import time would collide.
+  """
+  return types.SimpleNamespace(
+      root=flags.DEFINE_string(
+          'root', None, 'The sweep root: ROOT/<task>/seed_<n>/eval.csv.'),
+      out=flags.DEFINE_string(
+          'out', None,
+          'Where to write report.md and the PNGs (default: ROOT/report).'),
+      reps=flags.DEFINE_integer(
+          'reps', 10_000, 'Bootstrap resamples for the confidence intervals.',
+          lower_bound=100))
+
+
+_FLAGS = None
 
 MIN_SEEDS = 3
 METRICS = ('IQM', 'median', 'mean', 'optimality gap')
@@ -346,11 +360,11 @@ def write_report(root: str, out: str, reps: int = 10_000) -> str:
 def main(argv: List[str]) -> None:
   if len(argv) > 1:
     _fail(f'unexpected arguments: {" ".join(argv[1:])}')
-  if not _ROOT.value:
+  if not _FLAGS.root.value:
     _fail('flag --root is required')
-  out = _OUT.value or os.path.join(_ROOT.value, 'report')
+  out = _FLAGS.out.value or os.path.join(_FLAGS.root.value, 'report')
   try:
-    print(write_report(_ROOT.value, out, _REPS.value))
+    print(write_report(_FLAGS.root.value, out, _FLAGS.reps.value))
   except results.ResultsError as e:
     _fail(str(e))
   except OSError as e:
@@ -364,4 +378,5 @@ def _fail(message: str):
 
 
 if __name__ == '__main__':
+  _FLAGS = _define_flags()
   app.run(main)

@@ -27,6 +27,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from absl import app
@@ -38,22 +39,34 @@ from curl_tf import config_lib
 from curl_tf import console
 from curl_tf import results
 
-_CONFIGS = flags.DEFINE_list(
-    'configs', None, 'Config files, one task each, e.g. '
-    'configs/cartpole_swingup.py,configs/walker_walk.py. A run directory is '
-    'named after its config file.')
-_SEEDS = flags.DEFINE_list('seeds', None, 'Seeds, e.g. 1,2,3.')
-_ROOT = flags.DEFINE_string(
-    'root', None, 'Directory holding ROOT/<task>/seed_<n>/ (created).')
-_PARALLEL = flags.DEFINE_integer(
-    'parallel', None, 'Runs at once (default 1, or one per --gpus entry).',
-    lower_bound=1)
-_GPUS = flags.DEFINE_list(
-    'gpus', None, 'GPU ids to share out, one per running process, e.g. '
-    '0,1,2,3 (default: every process sees what the machine has).')
-_POLL_S = flags.DEFINE_float(
-    'poll_s', 2.0, 'How often to check on running processes, in seconds.',
-    lower_bound=0.01)
+
+
+def _define_flags():
+  """The command line's flags, defined only when this runs as a program.
+
+  The report has a --root too, and both modules are imported together (by
+  the tests, by a notebook): flags at import time would collide.
+  """
+  return types.SimpleNamespace(
+      configs=flags.DEFINE_list(
+          'configs', None, 'Config files, one task each, e.g. '
+          'configs/cartpole_swingup.py,configs/walker_walk.py. A run '
+          'directory is named after its config file.'),
+      seeds=flags.DEFINE_list('seeds', None, 'Seeds, e.g. 1,2,3.'),
+      root=flags.DEFINE_string(
+          'root', None, 'Directory holding ROOT/<task>/seed_<n>/ (created).'),
+      parallel=flags.DEFINE_integer(
+          'parallel', None,
+          'Runs at once (default 1, or one per --gpus entry).', lower_bound=1),
+      gpus=flags.DEFINE_list(
+          'gpus', None, 'GPU ids to share out, one per running process, '
+          'e.g. 0,1,2,3 (default: every process sees what the machine has).'),
+      poll_s=flags.DEFINE_float(
+          'poll_s', 2.0, 'How often to check on running processes, in '
+          'seconds.', lower_bound=0.01))
+
+
+_FLAGS = None
 
 _MAIN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))), 'main.py')
@@ -364,25 +377,27 @@ def main(argv: List[str]) -> None:
   for name in ('configs', 'seeds', 'root'):
     if not flags.FLAGS[name].value:
       _fail(f'flag --{name} is required')
-  if _GPUS.value and _PARALLEL.value and _PARALLEL.value > len(_GPUS.value):
-    _fail(f'--parallel={_PARALLEL.value} needs as many --gpus, got '
-          f'{len(_GPUS.value)}')
-  parallel = _PARALLEL.value or (len(_GPUS.value) if _GPUS.value else 1)
+  gpus, parallel = _FLAGS.gpus.value, _FLAGS.parallel.value
+  if gpus and parallel and parallel > len(gpus):
+    _fail(f'--parallel={parallel} needs as many --gpus, got {len(gpus)}')
+  parallel = parallel or (len(gpus) if gpus else 1)
+  configs, root = _FLAGS.configs.value, _FLAGS.root.value
   try:
-    seeds = parse_seeds(_SEEDS.value)
+    seeds = parse_seeds(_FLAGS.seeds.value)
     with console.quiet_libraries():
-      specs = plan(_CONFIGS.value, seeds, _OVERRIDES, _ROOT.value)
-    config_lib.prepare_workdir(_ROOT.value)
+      specs = plan(configs, seeds, _OVERRIDES, root)
+    config_lib.prepare_workdir(root)
   except config_lib.ConfigError as e:
     _fail(str(e))
-  print(f'sweep: {len(specs)} runs ({len(_CONFIGS.value)} tasks x '
-        f'{len(seeds)} seeds) under {os.path.abspath(_ROOT.value)}, '
-        f'{parallel} at a time', flush=True)
-  outcomes = run_sweep(specs, _OVERRIDES, parallel=parallel,
-                       gpus=_GPUS.value, poll_s=_POLL_S.value)
+  print(f'sweep: {len(specs)} runs ({len(configs)} tasks x {len(seeds)} '
+        f'seeds) under {os.path.abspath(root)}, {parallel} at a time',
+        flush=True)
+  outcomes = run_sweep(specs, _OVERRIDES, parallel=parallel, gpus=gpus,
+                       poll_s=_FLAGS.poll_s.value)
   print(summary(outcomes), flush=True)
   sys.exit(exit_code(outcomes))
 
 
 if __name__ == '__main__':
+  _FLAGS = _define_flags()
   app.run(main, flags_parser=_parse_flags)
