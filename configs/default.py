@@ -105,9 +105,27 @@ def get_config() -> ml_collections.ConfigDict:
   # 'joint' (default): critic and contrastive losses share one encoder pass of
   # the anchor and one optimizer step, as the paper describes. 'sequential':
   # the official code's order (critic, actor, contrastive) with one Adam step
-  # per loss on the encoder (the official code takes two on the contrastive
-  # loss; we do not copy that).
+  # per loss on the encoder. 'official': the official code's exact optimizer
+  # structure, which produced Table 1: as 'sequential', but the contrastive
+  # gradient moves the encoder through two Adam optimizers (its encoder
+  # optimizer and its CURL optimizer both hold the encoder), so two steps.
   config.update_mode = 'joint'
+
+  # --- Contrastive objective (Figure 5's ablations) ---------------------------
+  # 'bilinear' (the paper: q^T W k with a learned W) or 'cosine' (q.k /
+  # (|q||k|) / curl_temperature, Figure 5's alternative).
+  config.similarity = 'bilinear'
+  # Temperature of the cosine similarity (unused by 'bilinear'). 0.1: SimCLR
+  # (Chen et al., 2020) pretrains on ImageNet with 0.1; MoCo (He et al.,
+  # 2020) uses 0.07.
+  config.curl_temperature = 0.1
+  # Where the contrastive keys come from: 'momentum' (the paper: the EMA
+  # target encoder) or 'query' (the query encoder itself, under
+  # stop-gradient: Figure 5's "no EMA").
+  config.key_encoder = 'momentum'
+  # Weight of the contrastive loss. 0 skips the contrastive pass entirely:
+  # pixel SAC, Table 1's baseline (no W, no key forward, no InfoNCE).
+  config.curl_coef = 1.0
   # Compile the train step with XLA.
   config.jit_compile = False
   # Number format of the convolutions and dense layers: 'float32',

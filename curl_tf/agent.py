@@ -65,7 +65,7 @@ class CurlSacAgent(sac_agent.SacAgent):
 
   def __init__(self, config, time_step_spec, action_spec,
                train_step_counter: Optional[tf.Variable] = None):
-    if config.update_mode not in ('joint', 'sequential'):
+    if config.update_mode not in ('joint', 'sequential', 'official'):
       raise ValueError(f'unknown update_mode {config.update_mode!r}')
     nets = networks.CurlNetworks(config, time_step_spec.observation,
                                  action_spec)
@@ -93,7 +93,13 @@ class CurlSacAgent(sac_agent.SacAgent):
         target_entropy=-float(num_actions),
         train_step_counter=train_step_counter)
     self.networks = nets
-    self.bilinear = contrastive.BilinearSimilarity(config.feature_dim)
+    # curl_coef 0 is pixel SAC: no similarity, keys or InfoNCE are built.
+    self.uses_curl = config.curl_coef > 0
+    self.similarity = (contrastive.make_similarity(config)
+                       if self.uses_curl else None)
+    # W, when the similarity has one (the cosine one has none).
+    self.bilinear = (self.similarity if isinstance(
+        self.similarity, contrastive.BilinearSimilarity) else None)
     self._config = config
     # The strategy whose scope the agent is built in (TF's default strategy
     # outside any scope): its replicas run every train step.
@@ -111,9 +117,21 @@ class CurlSacAgent(sac_agent.SacAgent):
       self._replica_step = self._joint_step
     else:
       self.critic_optimizer.build(nets.critic_variables())
-      self.curl_optimizer = _adam(config.encoder_lr, config.beta1, loss_scale)
-      self.curl_optimizer.build(self.curl_variables())
+      self.curl_optimizer = None
+      if self.uses_curl:
+        self.curl_optimizer = _adam(config.encoder_lr, config.beta1,
+                                    loss_scale)
+        self.curl_optimizer.build(self.curl_variables())
       self._replica_step = self._sequential_step
+    self.encoder_optimizer = None
+    if config.update_mode == 'official' and self.uses_curl:
+      # The official code's second optimizer over the encoder (its
+      # encoder_optimizer), stepped with the CURL optimizer on the same
+      # contrastive gradient: a departure from the paper we reproduce only
+      # in this mode, since Table 1 was produced with it.
+      self.encoder_optimizer = _adam(config.encoder_lr, config.beta1,
+                                     loss_scale)
+      self.encoder_optimizer.build(nets.encoder.trainable_variables)
     # Slots are built eagerly so every trace of the step may apply updates.
     self.actor_optimizer.build(nets.actor_variables())
     self.alpha_optimizer.build([self._log_alpha])
@@ -136,13 +154,17 @@ class CurlSacAgent(sac_agent.SacAgent):
   def target_entropy(self) -> float:
     return self._target_entropy
 
+  def _w(self):
+    """[W] with the bilinear similarity, else []."""
+    return [self.bilinear.w] if self.bilinear is not None else []
+
   def curl_variables(self):
     """Query encoder and W: what the contrastive loss trains."""
-    return list(self.networks.encoder.trainable_variables) + [self.bilinear.w]
+    return list(self.networks.encoder.trainable_variables) + self._w()
 
   def critic_curl_variables(self):
     """Encoder, Q heads and W: what the critic and contrastive losses train."""
-    return self.networks.critic_variables() + [self.bilinear.w]
+    return self.networks.critic_variables() + self._w()
 
   def checkpoint_items(self) -> Dict[str, object]:
     """Everything a resumed run needs, by name, for `tf.train.Checkpoint`.
@@ -157,14 +179,18 @@ class CurlSacAgent(sac_agent.SacAgent):
         'critic_1': nets.critic_1, 'critic_2': nets.critic_2,
         'target_critic_1': nets.target_critic_1,
         'target_critic_2': nets.target_critic_2, 'actor': nets.actor,
-        'bilinear': self.bilinear, 'log_alpha': self._log_alpha,
+        'log_alpha': self._log_alpha,
         'train_step': self.train_step_counter,
         'critic_optimizer': self.critic_optimizer,
         'actor_optimizer': self.actor_optimizer,
         'alpha_optimizer': self.alpha_optimizer,
     }
+    if self.bilinear is not None:
+      items['bilinear'] = self.bilinear
     if self.curl_optimizer is not None:
       items['curl_optimizer'] = self.curl_optimizer
+    if self.encoder_optimizer is not None:
+      items['encoder_optimizer'] = self.encoder_optimizer
     return items
 
   def _initialize(self):
@@ -188,7 +214,8 @@ class CurlSacAgent(sac_agent.SacAgent):
         update_actor=step % self._config.actor_update_freq == 0,
         update_targets=step % self._config.critic_target_update_freq == 0)
     return tf_agent.LossInfo(
-        loss=metrics['critic_loss'] + metrics['curl_loss'], extra=metrics)
+        loss=metrics['critic_loss'] + metrics.get('curl_loss', 0.0),
+        extra=metrics)
 
   # --- Loss pieces shared by both modes -------------------------------------
 
@@ -310,9 +337,23 @@ class CurlSacAgent(sac_agent.SacAgent):
                   'q2_mean': tf.reduce_mean(q2),
                   'td_target_mean': tf.reduce_mean(td_target)}
 
+  def curl_keys(self, pos: tf.Tensor) -> tf.Tensor:
+    """Keys of the positives, from `config.key_encoder`'s encoder."""
+    if self._config.key_encoder == 'query':
+      # Figure 5's "no EMA" ablation: the query encoder encodes the keys
+      # too; curl_loss stops their gradient.
+      return self.networks.encoder(pos)
+    return self.networks.target_encoder(pos)
+
   def curl_loss(self, queries: tf.Tensor, keys: tf.Tensor):
-    """InfoNCE of queries against momentum-encoder keys; metrics."""
-    # Keys come from the momentum encoder and get no gradient (MoCo).
+    """InfoNCE of queries against the keys, weighted by curl_coef; metrics.
+
+    Returns:
+      (curl_coef x InfoNCE, metrics with the unweighted InfoNCE).
+    """
+    # Keys get no gradient (MoCo): from the momentum encoder they could not
+    # train it anyway, and from the query encoder ("no EMA") the paper's
+    # ablation treats them as targets too.
     keys = tf.stop_gradient(keys)
     # Every replica's keys: each query has the global batch's B - 1
     # negatives, as on one device. (An InfoNCE over the replica's own b keys
@@ -321,11 +362,11 @@ class CurlSacAgent(sac_agent.SacAgent):
     replica, _ = self._replica_share()
     rows = tf.shape(queries)[0]
     positives = replica * rows + tf.range(rows)
-    logits = self.bilinear.logits(queries, all_keys)
+    logits = self.similarity.logits(queries, all_keys)
     loss = contrastive.info_nce_loss(logits, positives)
-    return loss, {'curl_loss': loss,
-                  'curl_accuracy': contrastive.top1_accuracy(logits,
-                                                             positives)}
+    return self._config.curl_coef * loss, {
+        'curl_loss': loss,
+        'curl_accuracy': contrastive.top1_accuracy(logits, positives)}
 
   def actor_and_alpha_gradients(self, conv: tf.Tensor,
                                 critic_features: tf.Tensor, seed: tf.Tensor):
@@ -426,25 +467,34 @@ class CurlSacAgent(sac_agent.SacAgent):
     batch_size = tf.shape(batch['obs'])[0]
     # No-gradient forwards: the TD target and the contrastive keys.
     next_conv = nets.encoder.trunk(batch['next_obs'])
-    target_features = nets.target_encoder(
-        tf.concat([batch['next_obs'], batch['pos']], axis=0))
-    next_features_target = target_features[:batch_size]
-    keys = target_features[batch_size:]
+    momentum_keys = (self.uses_curl and
+                     self._config.key_encoder == 'momentum')
+    if momentum_keys:
+      # One target pass over next_obs and the positives: shared weights.
+      target_features = nets.target_encoder(
+          tf.concat([batch['next_obs'], batch['pos']], axis=0))
+      next_features_target = target_features[:batch_size]
+      keys = target_features[batch_size:]
+    else:
+      next_features_target = nets.target_encoder(batch['next_obs'])
+      keys = self.curl_keys(batch['pos']) if self.uses_curl else None
     td_target = self.td_target(next_features_target, next_conv, batch,
                                next_seed)
 
     # The no-gradient forwards finish (and free their activations) before the
     # anchor's forward and backward start, which lowers the step's peak memory.
-    with tf.control_dependencies([td_target, keys]):
+    done = [td_target] + ([keys] if keys is not None else [])
+    with tf.control_dependencies(done):
       anchor = tf.identity(batch['obs'])
     with tf.GradientTape() as tape:
       conv = nets.encoder.trunk(anchor)
       # The anchor's features serve both losses: one encoder pass.
       features = nets.encoder.head(conv)
-      critic_loss, metrics = self.critic_loss(features, batch, td_target)
-      curl_loss, curl_metrics = self.curl_loss(features, keys)
-      total_loss = critic_loss + curl_loss
-    metrics.update(curl_metrics)
+      total_loss, metrics = self.critic_loss(features, batch, td_target)
+      if self.uses_curl:
+        curl_loss, curl_metrics = self.curl_loss(features, keys)
+        total_loss += curl_loss
+        metrics.update(curl_metrics)
     gradients = self._gradients(tape, total_loss,
                                 self.critic_curl_variables(),
                                 self.critic_optimizer)
@@ -475,7 +525,11 @@ class CurlSacAgent(sac_agent.SacAgent):
 
   def _sequential_step(self, batch: Batch, update_actor: bool,
                        update_targets: bool) -> Metrics:
-    """The official code's order: critic, actor+alpha, targets, contrastive."""
+    """The official code's order: critic, actor+alpha, targets, contrastive.
+
+    With update_mode 'official', the contrastive gradient is applied to the
+    encoder by two Adam optimizers, as the official code does.
+    """
     nets = self.networks
     next_seed, actor_seed = self.noise_seeds(self.train_step_counter)
     next_conv = nets.encoder.trunk(batch['next_obs'])
@@ -503,13 +557,26 @@ class CurlSacAgent(sac_agent.SacAgent):
           lambda _: self._update_targets(self._config.encoder_tau,
                                          self._config.critic_tau))
 
-    variables = self.curl_variables()
-    with tf.GradientTape() as tape:
-      curl_loss, curl_metrics = self.curl_loss(
-          nets.encoder(batch['obs']), nets.target_encoder(batch['pos']))
-    self.curl_optimizer.apply_gradients(zip(
-        self._gradients(tape, curl_loss, variables, self.curl_optimizer),
-        variables))
-    metrics.update(curl_metrics)
+    if self.uses_curl:
+      metrics.update(self._contrastive_update(batch))
     metrics['batch_reward'] = tf.reduce_mean(batch['reward'])
+    return metrics
+
+  def _contrastive_update(self, batch: Batch) -> Metrics:
+    """The sequential modes' last sub-step: the contrastive loss alone."""
+    nets = self.networks
+    variables = self.curl_variables()
+    keys = self.curl_keys(batch['pos'])
+    with tf.GradientTape() as tape:
+      curl_loss, metrics = self.curl_loss(nets.encoder(batch['obs']), keys)
+    gradients = self._gradients(tape, curl_loss, variables,
+                                self.curl_optimizer)
+    if self.encoder_optimizer is not None:
+      # 'official': its encoder optimizer steps first on the same gradient
+      # (Adam's step does not depend on the weights, so the order does not
+      # change the result).
+      num_encoder = len(nets.encoder.trainable_variables)
+      self.encoder_optimizer.apply_gradients(
+          zip(gradients[:num_encoder], variables[:num_encoder]))
+    self.curl_optimizer.apply_gradients(zip(gradients, variables))
     return metrics

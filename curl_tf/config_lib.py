@@ -17,7 +17,7 @@ import os
 import re
 import runpy
 import tempfile
-from typing import Any, Callable, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 from absl import flags
 import ml_collections
@@ -140,6 +140,10 @@ def _positive(value):
   return None if _is_real(value) and value > 0 else 'a positive number'
 
 
+def _non_negative(value):
+  return None if _is_real(value) and value >= 0 else 'a number >= 0'
+
+
 def _finite(value):
   return None if _is_real(value) else 'a finite number'
 
@@ -199,7 +203,11 @@ _FIELD_CHECKS = {
     'encoder_tau': _in_interval(0.0, 1.0, False, True),
     'critic_target_update_freq': _positive_int,
     'actor_update_freq': _positive_int,
-    'update_mode': _one_of('joint', 'sequential'),
+    'update_mode': _one_of('joint', 'sequential', 'official'),
+    'similarity': _one_of('bilinear', 'cosine'),
+    'curl_temperature': _positive,
+    'key_encoder': _one_of('momentum', 'query'),
+    'curl_coef': _non_negative,
     'jit_compile': _bool,
     'precision': _one_of('float32', 'mixed_bfloat16', 'mixed_float16',
                          'auto'),
@@ -298,6 +306,27 @@ _DEFAULT_CONFIG_FILE = os.path.join(
     'default.py')
 
 
+def fill_fields_added_later(saved: Dict[str, Any]) -> Dict[str, Any]:
+  """A run's recorded config with the fields added after it started.
+
+  A field added to configs/default.py after the run started is absent from
+  its config.json: the run did what the field's first default describes
+  (FIELDS_ADDED_LATER), or else what its default describes.
+
+  Args:
+    saved: the run's config.json, as a dict.
+
+  Returns:
+    A copy with every missing field of configs/default.py filled.
+  """
+  filled = dict(saved)
+  defaults = load_config_file(_DEFAULT_CONFIG_FILE).to_dict()
+  defaults.update(FIELDS_ADDED_LATER)
+  for name, value in defaults.items():
+    filled.setdefault(name, value)
+  return filled
+
+
 def save_or_check_run_config(config: ml_collections.ConfigDict,
                              workdir: str) -> bool:
   """Records the config in WORKDIR/config.json, or checks it against it.
@@ -323,14 +352,7 @@ def save_or_check_run_config(config: ml_collections.ConfigDict,
     except (OSError, ValueError) as e:
       raise ConfigError(f'cannot read {path}: {e}') from None
     missing = object()
-    # A field added to configs/default.py after the run started is absent
-    # from its config.json: the run did what the field's first default
-    # describes (FIELDS_ADDED_LATER), or else what its default describes.
-    defaults = load_config_file(_DEFAULT_CONFIG_FILE).to_dict()
-    defaults.update(FIELDS_ADDED_LATER)
-    for name, value in defaults.items():
-      if name in current and name not in saved:
-        saved[name] = value
+    saved = fill_fields_added_later(saved)
     differing = [
         f'{name} ({saved.get(name, "absent")!r} in the workdir, '
         f'{current.get(name, "absent")!r} now)'

@@ -1,4 +1,4 @@
-"""The CURL contrastive objective: bilinear W, InfoNCE, momentum update."""
+"""The CURL contrastive objective: similarities, InfoNCE, momentum update."""
 
 from typing import Optional, Sequence
 
@@ -32,6 +32,33 @@ class BilinearSimilarity(tf.Module):
     """
     logits = tf.matmul(queries, tf.matmul(self.w, keys, transpose_b=True))
     return logits - tf.reduce_max(logits, axis=1, keepdims=True)
+
+
+class CosineSimilarity(tf.Module):
+  """sim(q, k) = q.k / (|q| |k| temperature): Figure 5's cosine ablation.
+
+  No parameters. The logits lie in [-1/temperature, 1/temperature], so no
+  row max needs subtracting.
+  """
+
+  def __init__(self, temperature: float, name: str = 'cosine'):
+    super().__init__(name=name)
+    self.temperature = temperature
+
+  def logits(self, queries: tf.Tensor, keys: tf.Tensor) -> tf.Tensor:
+    """[B, K] cosine similarities of queries and keys over the temperature."""
+    queries = tf.math.l2_normalize(queries, axis=1)
+    keys = tf.math.l2_normalize(keys, axis=1)
+    return tf.matmul(queries, keys, transpose_b=True) / self.temperature
+
+
+def make_similarity(config):
+  """The similarity `config.similarity` names ('bilinear' or 'cosine')."""
+  if config.similarity == 'bilinear':
+    return BilinearSimilarity(config.feature_dim)
+  if config.similarity == 'cosine':
+    return CosineSimilarity(config.curl_temperature)
+  raise ValueError(f'unknown similarity {config.similarity!r}')
 
 
 def info_nce_loss(logits: tf.Tensor,

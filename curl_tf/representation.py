@@ -67,7 +67,7 @@ def load_run_config(workdir: str) -> ml_collections.ConfigDict:
   """The config a run recorded in WORKDIR/config.json.
 
   A field added to the config after the run started is filled with the
-  behaviour the run had (config_lib.FIELDS_ADDED_LATER).
+  behaviour the run had (config_lib.fill_fields_added_later).
 
   Raises:
     ConfigError: the workdir has no readable config.json.
@@ -79,9 +79,7 @@ def load_run_config(workdir: str) -> ml_collections.ConfigDict:
   except (OSError, ValueError) as e:
     raise config_lib.ConfigError(
         f'cannot read {path}: {e}; is {workdir!r} a training run?') from None
-  for name, value in config_lib.FIELDS_ADDED_LATER.items():
-    saved.setdefault(name, value)
-  return ml_collections.ConfigDict(saved)
+  return ml_collections.ConfigDict(config_lib.fill_fields_added_later(saved))
 
 
 def restore_run(workdir: str) -> TrainedRun:
@@ -217,10 +215,13 @@ def contrastive_view(agent: agent_lib.CurlSacAgent,
   Returns:
     The batch's ContrastiveView.
   """
-  nets = agent.networks
-  queries = nets.encoder(batch['obs'])
-  keys = nets.target_encoder(batch['pos'])
-  logits = agent.bilinear.logits(queries, keys)
+  if not agent.uses_curl:
+    raise ValueError('the run trained no contrastive loss (curl_coef 0)')
+  queries = agent.networks.encoder(batch['obs'])
+  # The run's own key encoder and similarity (config.key_encoder,
+  # config.similarity).
+  keys = agent.curl_keys(batch['pos'])
+  logits = agent.similarity.logits(queries, keys)
   return ContrastiveView(
       logits=logits.numpy(),
       accuracy=float(contrastive.top1_accuracy(logits)),

@@ -98,7 +98,7 @@ def variable_groups(agent):
       'q_heads': [v for head in nets.q_heads for v in head.variables],
       'actor': nets.actor_variables(),
       'log_alpha': [agent.log_alpha],
-      'w': [agent.bilinear.w],
+      'w': [agent.bilinear.w] if agent.bilinear is not None else [],
       'target_encoder': list(nets.target_encoder.variables),
       'target_q_heads': [v for head in nets.target_q_heads
                          for v in head.variables],

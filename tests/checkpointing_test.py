@@ -212,19 +212,25 @@ class RunConfigTest(absltest.TestCase):
     self.assertIn('batch_size (512 in the workdir, 128 now)', message)
     self.assertIn('critic_lr (0.001 in the workdir, 0.0005 now)', message)
 
-  def test_a_field_added_since_the_run_started_at_its_default(self):
+  def _run_from_before(self, config, *fields):
+    """A workdir whose config.json was written before `fields` existed."""
     workdir = tempfile.mkdtemp()
     self.addCleanup(shutil.rmtree, workdir)
-    config = _config()
     config_lib.save_or_check_run_config(config, workdir)
     path = os.path.join(workdir, 'config.json')
     with open(path) as f:
       saved = json.load(f)
-    # As written before the field existed: that run was float32, whatever
-    # the default is now.
-    del saved['precision']
+    for name in fields:
+      del saved[name]
     with open(path, 'w') as f:
       json.dump(saved, f)
+    return workdir, saved
+
+  def test_a_field_added_since_the_run_started_at_its_default(self):
+    config = _config()
+    # As written before the field existed: that run was float32, whatever
+    # the default is now.
+    workdir, _ = self._run_from_before(config, 'precision')
     config.precision = 'float32'
     self.assertTrue(config_lib.save_or_check_run_config(config, workdir))
     # 'auto' would resume it in bfloat16 on a CPU with AMX.
@@ -232,6 +238,19 @@ class RunConfigTest(absltest.TestCase):
     with self.assertRaisesRegex(config_lib.ConfigError,
                                 "precision \\('float32' in the workdir, "
                                 "'auto' now\\)"):
+      config_lib.save_or_check_run_config(config, workdir)
+
+  def test_a_run_from_before_the_ablation_fields_resumes_as_curl(self):
+    config = _config()
+    workdir, saved = self._run_from_before(
+        config, 'similarity', 'curl_temperature', 'key_encoder', 'curl_coef')
+    filled = config_lib.fill_fields_added_later(saved)
+    self.assertEqual((filled['similarity'], filled['key_encoder'],
+                      filled['curl_coef']), ('bilinear', 'momentum', 1.0))
+    self.assertTrue(config_lib.save_or_check_run_config(config, workdir))
+    config.curl_coef = 0.0
+    with self.assertRaisesRegex(config_lib.ConfigError,
+                                'curl_coef \\(1.0 in the workdir, 0.0 now\\)'):
       config_lib.save_or_check_run_config(config, workdir)
 
 
