@@ -29,6 +29,7 @@ from typing import Dict, List, Optional, Sequence
 
 from absl import app
 from absl import flags
+from absl import logging
 import numpy as np
 
 from curl_tf import paper_scores
@@ -362,6 +363,8 @@ def main(argv: List[str]) -> None:
     _fail(f'unexpected arguments: {" ".join(argv[1:])}')
   if not _FLAGS.root.value:
     _fail('flag --root is required')
+  # rliable logs an INFO line per bootstrap; the table is what to read.
+  logging.set_verbosity(logging.WARNING)
   out = _FLAGS.out.value or os.path.join(_FLAGS.root.value, 'report')
   try:
     print(write_report(_FLAGS.root.value, out, _FLAGS.reps.value))
