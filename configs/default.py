@@ -13,6 +13,11 @@ def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
 
   # --- Environment ---------------------------------------------------------
+  # What the agent sees: 'pixels' (CURL, pixel SAC) or 'states' (dm_control's
+  # proprioceptive observation, flattened: Table 1's state SAC, an MLP SAC
+  # with no encoder, crops or contrastive loss, and nothing rendered). States
+  # need frame_stack 1 and curl_coef 0 (configs/ablations/state_sac.py).
+  config.observation = 'pixels'
   # dm_control suite domain and task, e.g. 'cartpole' and 'swingup'.
   config.domain_name = 'cartpole'
   config.task_name = 'swingup'

@@ -9,7 +9,6 @@ from typing import Optional, Tuple
 
 from tf_agents.trajectories import time_step as ts
 
-from curl_tf import envs
 from curl_tf import replay
 
 
@@ -24,7 +23,8 @@ class Collector:
   def reset(self) -> ts.TimeStep:
     """Starts an episode; returns its first time step."""
     time_step = self._env.reset()
-    self._writer.start_episode(envs.newest_frame(time_step.observation))
+    self._writer.start_episode(
+        self._env.step_observation(time_step.observation))
     self._episode_return = 0.0
     return time_step
 
@@ -41,7 +41,7 @@ class Collector:
     """
     time_step = self._env.step(action)
     self._writer.add(action, time_step.reward, time_step.discount,
-                     envs.newest_frame(time_step.observation))
+                     self._env.step_observation(time_step.observation))
     self._episode_return += float(time_step.reward)
     if not time_step.is_last():
       return time_step, None

@@ -168,6 +168,7 @@ def _bool(value):
 # Every field of configs/default.py and what it must be. A test keeps the two
 # in step.
 _FIELD_CHECKS = {
+    'observation': _one_of('pixels', 'states'),
     'domain_name': _name,
     'task_name': _name,
     'action_repeat': _positive_int,
@@ -254,10 +255,22 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     if expected is not None:
       raise ConfigError(f'config.{name} must be {expected}, got {value!r}')
 
-  if config.crop_size >= config.image_size:
+  if config.observation == 'states':
+    # No frames and no encoder: the fields that would silently do nothing
+    # are refused instead.
+    if config.frame_stack != 1:
+      raise ConfigError(
+          f'config.observation=states stacks no frames: config.frame_stack '
+          f'must be 1, got {config.frame_stack}')
+    if config.curl_coef != 0:
+      raise ConfigError(
+          f'config.observation=states has no encoder to train contrastively: '
+          f'config.curl_coef must be 0, got {config.curl_coef}')
+  elif config.crop_size >= config.image_size:
     raise ConfigError(f'config.crop_size ({config.crop_size}) must be smaller '
                       f'than config.image_size ({config.image_size})')
-  if _conv_output_size(config.crop_size, config.num_conv_layers) < 1:
+  if (config.observation == 'pixels' and
+      _conv_output_size(config.crop_size, config.num_conv_layers) < 1):
     raise ConfigError(f'config.num_conv_layers ({config.num_conv_layers}) '
                       f'leaves no pixels of a {config.crop_size}-pixel crop')
   if config.log_std_min >= config.log_std_max:

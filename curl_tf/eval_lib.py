@@ -45,8 +45,8 @@ _ENV_FIELDS = ('domain_name', 'task_name', 'action_repeat', 'frame_stack',
 _VIDEO_SUFFIXES = ('.mp4', '.gif')
 
 
-class _FilmingEnv(envs.DmControlPixelEnv):
-  """The task's pixel env, which also films its first episode.
+class _Filming:
+  """Mixed into the task's env: it also films its first episode.
 
   Filming renders the scene again at the video size; it reads the physics
   and does not step it, so the episodes are those of an unfilmed env.
@@ -66,9 +66,7 @@ class _FilmingEnv(envs.DmControlPixelEnv):
 
   def _film(self) -> None:
     if self._filming:
-      self._on_frame(self._env.physics.render(
-          height=self._video_size, width=self._video_size,
-          camera_id=self._camera_id))
+      self._on_frame(self.render_frame(self._video_size))
 
   def _reset(self):
     time_step = super()._reset()
@@ -81,6 +79,14 @@ class _FilmingEnv(envs.DmControlPixelEnv):
     if time_step.is_last():
       self._filming = False
     return time_step
+
+
+class _FilmingPixelEnv(_Filming, envs.DmControlPixelEnv):
+  pass
+
+
+class _FilmingStateEnv(_Filming, envs.DmControlStateEnv):
+  pass
 
 
 def _ffmpeg_missing() -> Optional[str]:
@@ -245,12 +251,17 @@ def evaluate_saved_policy(workdir: str, num_episodes: int = 10,
 
   env = None
   try:
-    env = _FilmingEnv(
-        info['domain_name'], info['task_name'], seed=int(seed),
-        action_repeat=info['action_repeat'],
-        frame_stack=info['frame_stack'], image_size=info['image_size'],
-        camera_id=info['camera_id'], video_size=VIDEO_SIZE,
-        on_frame=video.append)
+    common = dict(seed=int(seed), action_repeat=info['action_repeat'],
+                  camera_id=info['camera_id'], video_size=VIDEO_SIZE,
+                  on_frame=video.append)
+    # Exports from before states mode hold no 'observation': pixels.
+    if info.get('observation', 'pixels') == 'states':
+      env = _FilmingStateEnv(info['domain_name'], info['task_name'], **common)
+    else:
+      env = _FilmingPixelEnv(
+          info['domain_name'], info['task_name'],
+          frame_stack=info['frame_stack'], image_size=info['image_size'],
+          **common)
     observation_shape = list(env.observation_spec().shape)
     if observation_shape != list(info['observation_shape']):
       raise config_lib.ConfigError(

@@ -27,7 +27,8 @@ Loading needs TensorFlow only (not curl_tf, TF-Agents or TFP):
   reward       float32 [B]  reward of the step that led here
   discount     float32 [B]  1.0 except at a termination
   observation  uint8 [B, image_size, image_size, 3 * frame_stack], the env's
-               raw stacked frames, oldest frame first
+               raw stacked frames, oldest frame first (float32 [B, D], the
+               flattened proprioceptive state, for observation='states')
 
 With TF-Agents: `tf_agents.trajectories.time_step.restart(obs, batch_size=B)`
 (or `transition(obs, reward, discount)`). Without it:
@@ -128,12 +129,13 @@ def policy_info(config, env_step: int,
 
   Returns:
     A JSON-serialisable dict: the task and how its observations are made
-    (domain_name, task_name, action_repeat, frame_stack, image_size,
+    (observation, domain_name, task_name, action_repeat, frame_stack, image_size,
     crop_size, camera_id), seed, precision, env_step and
     eval_return_mean.
     `export_policies` adds the specs and the export time.
   """
   return {
+      'observation': config.observation,
       'domain_name': config.domain_name,
       'task_name': config.task_name,
       'action_repeat': int(config.action_repeat),

@@ -148,8 +148,33 @@ class PixelEncoder(tf.keras.layers.Layer):
     return self.head(self.trunk(pixels))
 
 
+class StateTrunk(tf.keras.layers.Layer):
+  """States mode's stand-in for the conv trunk: the state itself, float32.
+
+  It has no weights, so the critics and the actor read the proprioceptive
+  state directly, and the agent's losses and updates run unchanged.
+  """
+
+  def call(self, states: tf.Tensor) -> tf.Tensor:
+    return tf.cast(states, tf.float32)
+
+
+class Identity(tf.keras.layers.Layer):
+  """States mode's stand-in for an encoder head: no projection."""
+
+  def call(self, features: tf.Tensor) -> tf.Tensor:
+    return features
+
+
 def make_encoder(config, name: str = 'encoder') -> PixelEncoder:
-  """Builds an encoder from the config's network fields."""
+  """Builds an encoder from the config's network fields.
+
+  With config.observation 'states' it is weightless (StateTrunk, Identity):
+  state SAC's critics are MLPs on the state, as in pytorch_sac.
+  """
+  if config.observation == 'states':
+    return PixelEncoder(StateTrunk(name='state_trunk'),
+                        Identity(name='encoder_head'), name=name)
   dtype = precision.layer_policy(config.precision)
   return PixelEncoder(
       ConvTrunk(config.num_conv_layers, config.num_filters, config.crop_size,
@@ -286,11 +311,14 @@ class CurlNetworks:
     self.critic_2 = critic(self.encoder, 'critic_2')
     self.target_critic_1 = critic(self.target_encoder, 'target_critic_1')
     self.target_critic_2 = critic(self.target_encoder, 'target_critic_2')
+    if config.observation == 'states':
+      actor_head = Identity(name='actor_encoder_head')
+    else:
+      actor_head = EncoderHead(config.encoder_head, config.feature_dim,
+                               config.hidden_units, name='actor_encoder_head',
+                               dtype=dtype)
     self.actor = ActorNetwork(
-        observation_spec, action_spec, self.encoder.trunk,
-        EncoderHead(config.encoder_head, config.feature_dim,
-                    config.hidden_units, name='actor_encoder_head',
-                    dtype=dtype),
+        observation_spec, action_spec, self.encoder.trunk, actor_head,
         config.hidden_units, (config.log_std_min, config.log_std_max),
         name='actor', dtype=dtype)
     for net in (self.critic_1, self.critic_2, self.target_critic_1,

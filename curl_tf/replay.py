@@ -13,6 +13,10 @@ obs = frames[0:k] and next_obs = frames[1:k+1] on the channel axis, batches,
 and takes three independent random crops (obs, next_obs and the contrastive
 positive, another crop of obs).
 
+In states mode (config.observation 'states') the "frames" are the flattened
+proprioceptive states, float32 [D], with a stack of 1: an item holds a state
+and its successor, and batches are not cropped.
+
 The rest of the code only sees an address and a table name
 (`ReplayServer`), so the server can later move to its own process.
 """
@@ -60,12 +64,29 @@ class ReplayServer:
       self.server = None
 
 
-def table_signature(image_size: int,
+def step_spec(config, observation_size: Optional[int] = None) -> tf.TensorSpec:
+  """Spec of what replay stores per step: a frame, or a state vector.
+
+  Args:
+    config: the experiment ConfigDict (observation, image_size).
+    observation_size: D, the state vector's size; needed in states mode.
+
+  Returns:
+    uint8 [image_size, image_size, 3] for pixels, float32 [D] for states.
+  """
+  if config.observation == 'states':
+    if observation_size is None:
+      raise ValueError('states mode needs the observation size')
+    return tf.TensorSpec([observation_size], tf.float32)
+  return tf.TensorSpec([config.image_size, config.image_size, 3], tf.uint8)
+
+
+def table_signature(step: tf.TensorSpec,
                     action_dim: int) -> Dict[str, tf.TensorSpec]:
   """Specs of one item: a variable number of frames and one transition.
 
   Args:
-    image_size: Side of a rendered frame in pixels.
+    step: Spec of one step's stored observation (`step_spec`).
     action_dim: Size of the action vector.
 
   Returns:
@@ -73,7 +94,7 @@ def table_signature(image_size: int,
     frame_stack + 1 frames (Reverb 0.14 accepts and validates this).
   """
   return {
-      'frames': tf.TensorSpec([None, image_size, image_size, 3], tf.uint8),
+      'frames': tf.TensorSpec([None] + step.shape.as_list(), step.dtype),
       'action': tf.TensorSpec([action_dim], tf.float32),
       'reward': tf.TensorSpec([], tf.float32),
       'discount': tf.TensorSpec([], tf.float32),
@@ -83,11 +104,13 @@ def table_signature(image_size: int,
 def make_replay_server(config, action_dim: int, port: Optional[int] = None,
                        table_name: str = TABLE_NAME,
                        checkpoint_root: Optional[str] = None,
-                       restore_from: Optional[str] = None) -> ReplayServer:
+                       restore_from: Optional[str] = None,
+                       observation_size: Optional[int] = None) -> ReplayServer:
   """Starts an in-process Reverb server with one uniform, FIFO-evicted table.
 
   Args:
-    config: The experiment ConfigDict (uses replay_capacity and image_size).
+    config: The experiment ConfigDict (uses replay_capacity, observation and
+      image_size).
     action_dim: Size of the action vector.
     port: gRPC port; None picks a free one.
     table_name: Name of the table.
@@ -97,6 +120,7 @@ def make_replay_server(config, action_dim: int, port: Optional[int] = None,
       `restore_from` or empty.
     restore_from: A checkpoint directory to load the table from (Reverb's
       fallback checkpoint), used when `checkpoint_root` holds none.
+    observation_size: Size of the state vector, in states mode.
 
   Returns:
     A `ReplayServer`; call `.close()` when done.
@@ -109,7 +133,8 @@ def make_replay_server(config, action_dim: int, port: Optional[int] = None,
       # Sample as soon as one item exists; the training loop decides when
       # learning starts (after num_random_agent_steps), not the table.
       rate_limiter=reverb.rate_limiters.MinSize(1),
-      signature=table_signature(config.image_size, action_dim))
+      signature=table_signature(step_spec(config, observation_size),
+                                action_dim))
   checkpointer = None
   if checkpoint_root is not None:
     checkpointer = reverb.platform.checkpointers_lib.DefaultCheckpointer(
@@ -133,7 +158,8 @@ class ReplayWriter:
     ...
     writer.close()
 
-  Frames are single uint8 [H, W, 3] frames, not stacks (the newest frame of
+  Frames are single uint8 [H, W, 3] frames (float32 [D] states in states
+  mode), not stacks (the newest frame of
   the environment's stacked observation is obs[..., -3:]).
   """
 
@@ -153,6 +179,7 @@ class ReplayWriter:
     self._table_name = table_name
     signature = client.server_info()[table_name].signature
     self._action_shape = signature['action'].shape.as_list()
+    self._frame_dtype = signature['frames'].dtype.as_numpy_dtype
     self._num_frames = frame_stack + 1
     self._max_chunk_length = max_chunk_length
     # Items reference at most k + 1 steps back, but Reverb requires
@@ -177,7 +204,7 @@ class ReplayWriter:
     # item but keep every column one entry per step, so all columns fill and
     # finalise their chunks on the same steps (see `add`'s flush).
     self._writer.append({
-        'frame': np.asarray(first_frame, np.uint8),
+        'frame': np.asarray(first_frame, self._frame_dtype),
         'action': np.zeros(self._action_shape, np.float32),
         'reward': np.float32(0.0),
         'discount': np.float32(1.0),
@@ -197,7 +224,7 @@ class ReplayWriter:
     if self._writer.episode_steps == 0:
       raise RuntimeError('Call start_episode before add.')
     self._writer.append({
-        'frame': np.asarray(next_frame, np.uint8),
+        'frame': np.asarray(next_frame, self._frame_dtype),
         'action': np.asarray(action, np.float32),
         'reward': np.asarray(reward, np.float32),
         'discount': np.asarray(discount, np.float32),
@@ -272,7 +299,9 @@ def stack_frames(data: Dict[str, tf.Tensor],
 
 
 def _frames_to_channels(frames: tf.Tensor) -> tf.Tensor:
-  """[k, H, W, 3] -> [H, W, 3k], frame i in channels 3i..3i+2."""
+  """[k, H, W, 3] -> [H, W, 3k], frame i in channels 3i..3i+2; [k, D] -> [kD]."""
+  if frames.shape.rank == 2:
+    return tf.reshape(frames, [-1])
   num_frames, height, width, channels = frames.shape
   frames = tf.transpose(frames, [1, 2, 0, 3])
   return tf.reshape(frames, [height, width, num_frames * channels])
@@ -299,6 +328,21 @@ def make_stacked_dataset(address: str, table_name: str, *, frame_stack: int,
   dataset = dataset.map(lambda sample: stack_frames(sample.data, frame_stack),
                         num_parallel_calls=tf.data.AUTOTUNE)
   return dataset.batch(batch_size, drop_remainder=True)
+
+
+def make_state_dataset(address: str, table_name: str, *, batch_size: int,
+                       prefetch_batches: int) -> tf.data.Dataset:
+  """States mode's training batches: states and successors, uncropped.
+
+  Returns:
+    Dataset of dicts: 'obs', 'next_obs' float32 [B, D]; 'action' float32
+    [B, A]; 'reward', 'discount' float32 [B].
+  """
+  dataset = make_stacked_dataset(address, table_name, frame_stack=1,
+                                 batch_size=batch_size)
+  options = tf.data.Options()
+  options.threading.private_threadpool_size = 1
+  return dataset.with_options(options).prefetch(prefetch_batches)
 
 
 def make_dataset(address: str, table_name: str, *, frame_stack: int,

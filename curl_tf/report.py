@@ -102,17 +102,17 @@ class TaskResult:
       if run.problem:
         notes.append(f'seed {run.seed}: {run.problem} ({run.workdir})')
     for step in self.cells:
-      short = [f'{r.seed} (at {_k(r.last_env_step)})' for r in self.runs
+      short = [f'{r.seed} (at {step_label(r.last_env_step)})' for r in self.runs
                if not r.problem and r.return_at(step) is None]
       if short:
-        notes.append(f'{_k(step)}: seed{"s" if len(short) > 1 else ""} '
+        notes.append(f'{step_label(step)}: seed{"s" if len(short) > 1 else ""} '
                      f'{", ".join(short)} not there')
     if self.paper_task is None:
       notes.append('no config.json: not matched to the paper')
     return notes
 
 
-def _k(env_step: int) -> str:
+def step_label(env_step: int) -> str:
   if env_step and env_step % 1000 == 0:
     return f'{env_step // 1000}k'
   return str(env_step)
@@ -228,7 +228,7 @@ def plot_task(task: TaskResult, path: str) -> None:
       ax.errorbar([m[0] + shift for m in marks], [m[1][0] for m in marks],
                   yerr=[m[1][1] for m in marks], fmt=marker, color=color,
                   capsize=3, label=f'{system}, mean +- std')
-  ax.xaxis.set_major_formatter(lambda x, unused_pos: _k(int(x)))
+  ax.xaxis.set_major_formatter(lambda x, unused_pos: step_label(int(x)))
   ax.set_xlabel('environment steps')
   ax.set_ylabel('evaluation return')
   ax.set_ylim(0, paper_scores.DMC_MAX_RETURN)
@@ -240,7 +240,7 @@ def plot_task(task: TaskResult, path: str) -> None:
   plt.close(fig)
 
 
-def _fmt(mean: Optional[float], std: Optional[float], n: int = 0,
+def mean_std_text(mean: Optional[float], std: Optional[float], n: int = 0,
          with_n: bool = False) -> str:
   if mean is None:
     return 'missing'
@@ -250,21 +250,21 @@ def _fmt(mean: Optional[float], std: Optional[float], n: int = 0,
 
 def _paper(system: str, task: TaskResult, step: int) -> str:
   score = paper_scores.score(system, task.paper_task or '', step)
-  return _fmt(*score) if score else 'n/a'
+  return mean_std_text(*score) if score else 'n/a'
 
 
 def table_rows(tasks: Sequence[TaskResult]) -> List[List[str]]:
   """Table 1's layout: per task, ours / paper / DrQ re-run at 100k, 500k."""
   header = ['task', 'seeds']
   for step in paper_scores.TABLE1_STEPS:
-    header += [f'ours {_k(step)}', f'CURL paper {_k(step)}',
-               f'DrQ re-run {_k(step)}']
+    header += [f'ours {step_label(step)}', f'CURL paper {step_label(step)}',
+               f'DrQ re-run {step_label(step)}']
   rows = [header]
   for task in tasks:
     row = [task.task + (' (!)' if task.notes() else ''), str(task.num_seeds)]
     for step in paper_scores.TABLE1_STEPS:
       cell = task.cells[step]
-      row += [_fmt(cell.mean, cell.std, cell.n, with_n=True),
+      row += [mean_std_text(cell.mean, cell.std, cell.n, with_n=True),
               _paper(paper_scores.CURL_PAPER, task, step),
               _paper(paper_scores.CURL_DRQ_RERUN, task, step)]
     rows.append(row)
@@ -295,13 +295,13 @@ def aggregate_section(tasks: Sequence[TaskResult], reps: int) -> List[str]:
   for step in paper_scores.TABLE1_STEPS:
     scores, names = score_matrix(tasks, step)
     if scores is None:
-      lines.append(f'| {_k(step)} | none reached it | | ' +
+      lines.append(f'| {step_label(step)} | none reached it | | ' +
                    ' | '.join('missing' for _ in METRICS) + ' |')
       continue
     points, intervals = interval_estimates(scores, reps)
     cells = [f'{p:.3f} [{lo:.3f}, {hi:.3f}]'
              for p, lo, hi in zip(points, intervals[0], intervals[1])]
-    lines.append(f'| {_k(step)} | {", ".join(names)} | {scores.shape[0]} | '
+    lines.append(f'| {step_label(step)} | {", ".join(names)} | {scores.shape[0]} | '
                  + ' | '.join(cells) + ' |')
   return lines
 

@@ -89,10 +89,15 @@ def restore_run(workdir: str) -> TrainedRun:
   device, whatever strategy trained it: a checkpoint does not depend on it.
 
   Raises:
-    ConfigError: no config.json, or no checkpoint in the workdir.
+    ConfigError: no config.json, no checkpoint in the workdir, or a run
+      trained from states (it has no encoder).
   """
   workdir = config_lib.existing_workdir(workdir)
   config = load_run_config(workdir)
+  if config.observation == 'states':
+    raise config_lib.ConfigError(
+        f'{workdir} was trained from states (config.observation=states): it '
+        'has no pixel encoder to look inside')
   # RunCheckpointer would create the directory.
   checkpoints = os.path.join(workdir, 'checkpoints')
   if not os.path.isdir(checkpoints):

@@ -70,16 +70,18 @@ def make_agent(config, env) -> agent_lib.CurlSacAgent:
   return agent
 
 
-def _start_replay(config, action_dim: int,
-                  checkpointer: checkpointing.RunCheckpointer,
+def _start_replay(config, env, checkpointer: checkpointing.RunCheckpointer,
                   restored) -> replay.ReplayServer:
   """The replay server, with the checkpoint's table if there is one."""
   root = checkpointer.empty_reverb_root()
   restore_from = restored.replay_dir if restored else None
+  action_dim = int(np.prod(env.action_spec().shape))
+  observation_size = int(np.prod(env.observation_spec().shape))
   try:
     server = replay.make_replay_server(config, action_dim,
                                        checkpoint_root=root,
-                                       restore_from=restore_from)
+                                       restore_from=restore_from,
+                                       observation_size=observation_size)
   except RuntimeError as e:  # Reverb's error for a corrupt checkpoint.
     if restore_from is None:
       raise
@@ -87,7 +89,8 @@ def _start_replay(config, action_dim: int,
                     'an empty table', restore_from, e)
     restored.replay_items = -1
     server = replay.make_replay_server(config, action_dim,
-                                       checkpoint_root=root)
+                                       checkpoint_root=root,
+                                       observation_size=observation_size)
   if restored:
     size = replay.table_size(server.address, server.table_name)
     logging.info('replay: %d transitions restored from %s', size,
@@ -236,8 +239,7 @@ def _start(config, workdir: str, tpu_address: Optional[str]) -> _Run:
         learning_start_agent_step=config.num_random_agent_steps)
   # What an earlier process wrote after its last checkpoint is redone now.
   run_logs.prune_after(workdir, state.env_step if restored else -1)
-  server = _start_replay(config, int(np.prod(env.action_spec().shape)),
-                         checkpointer, restored)
+  server = _start_replay(config, env, checkpointer, restored)
   writer = replay.ReplayWriter(server.address, server.table_name,
                                config.frame_stack)
   logging.info('Training %s-%s for %d env steps (%d agent steps, action '
@@ -278,12 +280,18 @@ def _update(run: _Run, env_step: int) -> None:
   """One train step on a fresh batch, timed."""
   config = run.config
   if run.dataset_iterator is None:
-    dataset = replay.make_dataset(
-        run.server.address, run.server.table_name,
-        frame_stack=config.frame_stack, batch_size=config.batch_size,
-        crop_size=config.crop_size, seed=config.seed,
-        prefetch_batches=config.prefetch_batches,
-        first_batch_index=int(run.agent.train_step_counter.numpy()))
+    if config.observation == 'states':
+      dataset = replay.make_state_dataset(
+          run.server.address, run.server.table_name,
+          batch_size=config.batch_size,
+          prefetch_batches=config.prefetch_batches)
+    else:
+      dataset = replay.make_dataset(
+          run.server.address, run.server.table_name,
+          frame_stack=config.frame_stack, batch_size=config.batch_size,
+          crop_size=config.crop_size, seed=config.seed,
+          prefetch_batches=config.prefetch_batches,
+          first_batch_index=int(run.agent.train_step_counter.numpy()))
     # Each replica its share of every global batch (unchanged on one
     # device).
     run.dataset_iterator = iter(

@@ -189,7 +189,7 @@ class AblationConfigsTest(tf.test.TestCase):
         self.assertNotEmpty(differing)
         self.assertLessEqual(differing, {
             'similarity', 'curl_temperature', 'key_encoder', 'curl_coef',
-            'update_mode'}, name)
+            'update_mode', 'observation', 'frame_stack'}, name)
 
 
 if __name__ == '__main__':

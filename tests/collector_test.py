@@ -101,6 +101,9 @@ class _RecordingEnv:
     self._env = env
     self.observations, self.rewards = [], []
 
+  def step_observation(self, observation):
+    return self._env.step_observation(observation)
+
   def reset(self):
     time_step = self._env.reset()
     self.observations.append([time_step.observation])

@@ -61,7 +61,8 @@ class SpecsTest(absltest.TestCase):
 
   def test_make_environment_reads_config(self):
     config = ml_collections.ConfigDict(dict(
-        domain_name='ball_in_cup', task_name='catch', action_repeat=2,
+        observation='pixels', domain_name='ball_in_cup', task_name='catch',
+        action_repeat=2,
         frame_stack=2, image_size=64, camera_id=1))
     env = envs.make_environment(config, seed=SEED)
     self.assertEqual(env.observation_spec().shape, (64, 64, 6))

@@ -107,6 +107,25 @@ class EstimateTest(parameterized.TestCase):
     seconds = estimates.estimate_wall_clock_s(_config('learning_check'))
     self.assertBetween(seconds, 12 * 60, 17 * 60)
 
+  def test_state_sac_by_hand(self):
+    # configs/ablations/state_sac.py: 10,000 agent steps, 1,000 random and
+    # 9,000 updates at batch 128; 6 evaluations of 10 episodes of 125 steps.
+    config = config_lib.load_config_file(
+        os.path.join(REPO_ROOT, 'configs', 'ablations', 'state_sac.py'))
+    e = estimates.estimate(config)
+    self.assertEqual(e.num_updates, 9000)
+    self.assertAlmostEqual(e.train_step_s, 0.028)
+    self.assertAlmostEqual(e.learning_s, 9000 * (0.028 + 0.0018))  # 268.2
+    self.assertAlmostEqual(e.random_s, 1000 * 0.0018)
+    self.assertAlmostEqual(e.eval_s, 6 * 10 * 125 * 0.0018)  # 13.5
+    config.batch_size = 512
+    # 9,000 x (0.112 + 0.0018) + 1.8 + 13.5 = 1,039.5 s.
+    self.assertAlmostEqual(estimates.estimate(config).train_step_s, 0.112)
+    self.assertEqual(
+        estimates.describe_estimate(config).split(': ', 1)[1],
+        '17.3 min (9,000 state SAC updates at ~112 ms, nothing rendered; 6 '
+        'evaluations, 14 s)')
+
   def test_a_16_bit_precision_is_named_not_modelled(self):
     config = _config('learning_check')
     float32_line = estimates.describe_estimate(config)

@@ -162,6 +162,7 @@ class ExportTest(tf.test.TestCase):
       self.assertEqual(info, {
           'domain_name': 'cartpole', 'task_name': 'swingup',
           'action_repeat': 8, 'frame_stack': 3, 'image_size': 32,
+          'observation': 'pixels',
           'crop_size': 28, 'camera_id': 0, 'seed': 1,
           'precision': 'float32', 'env_step': 1234, 'eval_return_mean': 56.5,
           'observation_shape': [32, 32, 9], 'observation_dtype': 'uint8',
@@ -184,6 +185,7 @@ class ExportTest(tf.test.TestCase):
     self.assertEqual(export.policy_info(config, 20, 3), {
         'domain_name': 'walker', 'task_name': 'walk', 'action_repeat': 2,
         'frame_stack': 3, 'image_size': 100, 'crop_size': 84,
+        'observation': 'pixels',
         'camera_id': 1, 'seed': 7, 'precision': 'mixed_bfloat16',
         'env_step': 20, 'eval_return_mean': 3.0})
 

@@ -37,8 +37,9 @@ _FAKE_RUN = textwrap.dedent("""
     os.makedirs(workdir, exist_ok=True)
     name = '/'.join(workdir.split(os.sep)[-2:])
     gpu = os.environ.get('CUDA_VISIBLE_DEVICES', '-')
+    cpus = ','.join(map(str, sorted(os.sched_getaffinity(0))))
     with open(record, 'a') as f:
-      f.write(f'start {name} {time.time()} {gpu}\\n')
+      f.write(f'start {name} {time.time()} {gpu} {cpus}\\n')
     path = os.path.join(workdir, 'eval.csv')
     if not os.path.exists(path):
       with open(path, 'w') as f:
@@ -55,7 +56,7 @@ _FAKE_RUN = textwrap.dedent("""
     with open(path, 'a') as f:
       f.write(f'{steps},500.0\\n')
     with open(record, 'a') as f:
-      f.write(f'end {name} {time.time()} {gpu}\\n')
+      f.write(f'end {name} {time.time()} {gpu} {cpus}\\n')
     """)
 
 
@@ -215,7 +216,7 @@ class RunSweepTest(parameterized.TestCase):
     outcomes = self._run(self._specs(), parallel=parallel, gpus=gpus)
     self.assertEqual([o.status for o in outcomes], ['finished'] * 4)
     spans = {}
-    for kind, name, when, gpu in self._events():
+    for kind, name, when, gpu, _ in self._events():
       spans.setdefault(name + gpu, []).append(float(when))
     intervals = sorted(spans.values())
     overlapping = sum(
@@ -223,7 +224,7 @@ class RunSweepTest(parameterized.TestCase):
         for other_start, other_end in intervals[i + 1:]
         if start < other_end and other_start < end)
     by_gpu = {}
-    for kind, name, when, gpu in self._events():
+    for kind, name, when, gpu, _ in self._events():
       by_gpu.setdefault(gpu, []).append((float(when), kind))
     if parallel == 1:
       self.assertEqual(overlapping, 0)
@@ -235,6 +236,30 @@ class RunSweepTest(parameterized.TestCase):
       for gpu, events in by_gpu.items():
         kinds = [kind for _, kind in sorted(events)]
         self.assertEqual(kinds, ['start', 'end'] * (len(kinds) // 2), gpu)
+
+  def test_each_running_process_is_pinned_to_its_own_cpu(self):
+    allowed = sorted(os.sched_getaffinity(0))
+    cpus = allowed[:2]
+    for spec in self._specs():
+      self.modes[spec.name] = 'sleep'
+    outcomes = self._run(self._specs(), parallel=len(cpus), cpus=cpus)
+    self.assertEqual([o.status for o in outcomes], ['finished'] * 4)
+    events = self._events()
+    # Each run saw exactly one CPU of the list.
+    self.assertEqual({e[4] for e in events}, {str(c) for c in cpus})
+    # Never two runs on one CPU at once: start, end, start, end per CPU.
+    by_cpu = {}
+    for kind, _, when, _, cpu in events:
+      by_cpu.setdefault(cpu, []).append((float(when), kind))
+    for cpu, cpu_events in by_cpu.items():
+      kinds = [kind for _, kind in sorted(cpu_events)]
+      self.assertEqual(kinds, ['start', 'end'] * (len(kinds) // 2), cpu)
+    # Unpinned, a run may use every CPU this process may.
+    for spec in self._specs():
+      shutil.rmtree(spec.workdir)
+    os.remove(self.record)
+    self._run(self._specs(tasks=('a',), seeds=(1,)))
+    self.assertEqual(self._events()[0][4], ','.join(map(str, allowed)))
 
 
 def _sweep_cli(*args, timeout=120):
@@ -259,6 +284,10 @@ class CommandLineTest(absltest.TestCase):
           '--config.num_env_steps=0'], 'num_env_steps'),
         (['--configs=configs/smoke.py', '--seeds=1', f'--root={root}',
           '--parallel=3', '--gpus=0,1'], 'needs as many --gpus'),
+        (['--configs=configs/smoke.py', '--seeds=1', f'--root={root}',
+          '--cpus=0,999'], 'CPU 999 is not one this process may use'),
+        (['--configs=configs/smoke.py', '--seeds=1', f'--root={root}',
+          '--cpus=0,0'], 'lists CPU 0 twice'),
     ]:
       with self.subTest(message):
         result = _sweep_cli(*args)
