@@ -19,13 +19,11 @@ prints the table. Runs short of AT are left out and flagged, never zero.
 
 import dataclasses
 import os
-import sys
 import types
 from typing import Dict, List, Optional, Sequence
 
 from absl import app
 from absl import flags
-from absl import logging
 import numpy as np
 
 from curl_tf import paper_scores
@@ -179,25 +177,13 @@ def write_comparison(root: str, out: str, at: Optional[int] = None,
 
 
 def main(argv: List[str]) -> None:
-  if len(argv) > 1:
-    _fail(f'unexpected arguments: {" ".join(argv[1:])}')
-  if not _FLAGS.root.value:
-    _fail('flag --root is required')
-  logging.set_verbosity(logging.WARNING)
-  out = _FLAGS.out.value or os.path.join(_FLAGS.root.value, 'compare')
-  try:
-    print(write_comparison(_FLAGS.root.value, out, _FLAGS.at.value,
-                           _FLAGS.reps.value))
-  except results.ResultsError as e:
-    _fail(str(e))
-  except OSError as e:
-    _fail(f'cannot write the comparison to {out!r}: {e.strerror}')
-  print(f'compare: {os.path.join(os.path.abspath(out), "compare.md")}')
-
-
-def _fail(message: str):
-  print(f'curl_tf.compare: error: {message}', file=sys.stderr)
-  sys.exit(2)
+  root = _FLAGS.root.value
+  out = _FLAGS.out.value or os.path.join(root or '', 'compare')
+  report.run_command(
+      argv, 'compare', root, out,
+      lambda out: write_comparison(root, out, _FLAGS.at.value,
+                                   _FLAGS.reps.value),
+      'compare.md')
 
 
 if __name__ == '__main__':

@@ -25,7 +25,7 @@ import dataclasses
 import os
 import sys
 import types
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 from absl import app
 from absl import flags
@@ -58,7 +58,6 @@ _FLAGS = None
 
 MIN_SEEDS = 3
 METRICS = ('IQM', 'median', 'mean', 'optimality gap')
-_ERROR_PREFIX = 'curl_tf.report: error: '
 
 
 @dataclasses.dataclass
@@ -358,26 +357,43 @@ def write_report(root: str, out: str, reps: int = 10_000) -> str:
   return text_table(rows) + ('\n' + '\n'.join(notes) if notes else '')
 
 
-def main(argv: List[str]) -> None:
+def run_command(argv: List[str], program: str, root: Optional[str],
+                out: str, write: Callable[[str], str], written: str) -> None:
+  """The body of report's and compare's main: bad input is one line, exit 2.
+
+  Args:
+    argv: what absl left of the command line.
+    program: 'report' or 'compare', for the messages.
+    root: --root.
+    out: where to write.
+    write: out -> the table to print; raises ResultsError or OSError.
+    written: the file to name once written, inside `out`.
+  """
+  def fail(message: str):
+    print(f'curl_tf.{program}: error: {message}', file=sys.stderr)
+    sys.exit(2)
+
   if len(argv) > 1:
-    _fail(f'unexpected arguments: {" ".join(argv[1:])}')
-  if not _FLAGS.root.value:
-    _fail('flag --root is required')
+    fail(f'unexpected arguments: {" ".join(argv[1:])}')
+  if not root:
+    fail('flag --root is required')
   # rliable logs an INFO line per bootstrap; the table is what to read.
   logging.set_verbosity(logging.WARNING)
-  out = _FLAGS.out.value or os.path.join(_FLAGS.root.value, 'report')
   try:
-    print(write_report(_FLAGS.root.value, out, _FLAGS.reps.value))
+    print(write(out))
   except results.ResultsError as e:
-    _fail(str(e))
+    fail(str(e))
   except OSError as e:
-    _fail(f'cannot write the report to {out!r}: {e.strerror}')
-  print(f'report: {os.path.join(os.path.abspath(out), "report.md")}')
+    fail(f'cannot write the {program} to {out!r}: {e.strerror}')
+  print(f'{program}: {os.path.join(os.path.abspath(out), written)}')
 
 
-def _fail(message: str):
-  print(_ERROR_PREFIX + message, file=sys.stderr)
-  sys.exit(2)
+def main(argv: List[str]) -> None:
+  root = _FLAGS.root.value
+  out = _FLAGS.out.value or os.path.join(root or '', 'report')
+  run_command(argv, 'report', root, out,
+              lambda out: write_report(root, out, _FLAGS.reps.value),
+              'report.md')
 
 
 if __name__ == '__main__':
