@@ -305,7 +305,7 @@ def aggregate_section(tasks: Sequence[TaskResult], reps: int) -> List[str]:
   return lines
 
 
-def _settings(tasks: Sequence[TaskResult]) -> List[str]:
+def settings_lines(tasks: Sequence[TaskResult]) -> List[str]:
   """What the runs used where it departs from Table 3, per task."""
   lines = []
   for task in tasks:
@@ -314,8 +314,10 @@ def _settings(tasks: Sequence[TaskResult]) -> List[str]:
       continue
     batch = sorted({c.get('batch_size') for c in configs}, key=str)
     precision = sorted({str(c.get('precision')) for c in configs})
-    size = sorted({f'{c.get("image_size")}x{c.get("image_size")} cropped '
-                   f'to {c.get("crop_size")}' for c in configs})
+    # Runs from before states mode hold no 'observation': pixels.
+    size = sorted({'nothing (states)' if c.get('observation') == 'states'
+                   else f'{c.get("image_size")}x{c.get("image_size")} '
+                   f'cropped to {c.get("crop_size")}' for c in configs})
     lines.append(f'- {task.task}: batch {", ".join(map(str, batch))}'
                  f'{" (Table 3: 512)" if batch != [512] else ""}; '
                  f'precision {", ".join(precision)}; renders '
@@ -342,7 +344,7 @@ def write_report(root: str, out: str, reps: int = 10_000) -> str:
                if name in (paper_scores.CURL_PAPER,
                            paper_scores.CURL_DRQ_RERUN)) + '.', '',
            markdown_table(rows), '']
-  settings = _settings(tasks)
+  settings = settings_lines(tasks)
   if settings:
     lines += ['Settings of these runs:', ''] + settings + ['']
   notes = [f'- {t.task}: {note}' for t in tasks for note in t.notes()]

@@ -201,7 +201,8 @@ class ReportTest(absltest.TestCase):
                   '| 592 +- 170 | 850 +- 50 (n=2) | 841 +- 45 | 861 +- 30 |',
                   markdown)
     self.assertIn('- walker_walk: only 1 seed (fewer than 3)', markdown)
-    self.assertIn('batch 128 (Table 3: 512)', markdown)
+    self.assertIn('- cartpole_swingup: batch 128 (Table 3: 512); precision '
+                  'float32; renders 100x100 cropped to 84.', markdown)
     # 100k aggregates over one run of each task: IQM of 0.5, 0.7, 0.4 is
     # their mean (a quarter of 3 values rounds down to none trimmed).
     self.assertIn('| 100k | cartpole_swingup, finger_spin, walker_walk | 1 | '
@@ -213,6 +214,21 @@ class ReportTest(absltest.TestCase):
       with open(os.path.join(out, f'{task}.png'), 'rb') as f:
         self.assertEqual(f.read(8), b'\x89PNG\r\n\x1a\n')
     self.assertNotIn('| 0 +- 0', markdown)
+
+  def test_settings_of_a_state_run(self):
+    root = _tempdir(self)
+    workdir = _write_run(root, 'state_sac', 1, [(0, 1), (100_000, 800)],
+                         ('cartpole', 'swingup'))
+    path = os.path.join(workdir, 'config.json')
+    with open(path) as f:
+      config = json.load(f)
+    config['observation'] = 'states'
+    with open(path, 'w') as f:
+      json.dump(config, f)
+    tasks = report.task_results(results.find_runs(root))
+    self.assertEqual(report.settings_lines(tasks), [
+        '- state_sac: batch 128 (Table 3: 512); precision float32; renders '
+        'nothing (states).'])
 
   def test_paper_scores_are_table1(self):
     self.assertEqual(paper_scores.score(paper_scores.CURL_PAPER,
