@@ -100,6 +100,11 @@ def iqm_interval(returns: Sequence[float], reps: int):
   return points[0] * scale, intervals[0][0] * scale, intervals[1][0] * scale
 
 
+def _mean_std(values: Sequence[float]) -> str:
+  cell = report.Cell(list(values))
+  return report.mean_std_text(cell.mean, cell.std, cell.n, with_n=True)
+
+
 def table_rows(items: Sequence[Variant], reps: int) -> List[List[str]]:
   at = report.step_label(items[0].at) if items else ''
   rows = [['variant', 'seeds', f'return at {at}',
@@ -111,15 +116,9 @@ def table_rows(items: Sequence[Variant], reps: int) -> List[List[str]]:
       iqm_text = f'{iqm:.0f} [{low:.0f}, {high:.0f}]'
     else:
       iqm_text = 'missing'
-    last_two = item.last_two
     rows.append([
         item.name + (' (!)' if item.notes() else ''), str(len(item.runs)),
-        report.mean_std_text(np.mean(finals) if finals else None,
-                    np.std(finals) if finals else None, len(finals), True),
-        report.mean_std_text(np.mean(last_two) if last_two else None,
-                    np.std(last_two) if last_two else None, len(last_two),
-                    True),
-        iqm_text])
+        _mean_std(finals), _mean_std(item.last_two), iqm_text])
   return rows
 
 

@@ -78,6 +78,11 @@ class _DmControlEnv(py_environment.PyEnvironment):
   def action_repeat(self) -> int:
     return self._action_repeat
 
+  @property
+  def agent_step_seconds(self) -> float:
+    """Simulated seconds per agent step."""
+    return self._action_repeat * self._env.control_timestep()
+
   def _observe_reset(self, dm_step: dm_env.TimeStep) -> np.ndarray:
     """The observation at reset."""
     raise NotImplementedError

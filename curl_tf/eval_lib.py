@@ -26,6 +26,7 @@ from typing import Any, Callable, Dict, Optional
 import imageio
 import ml_collections
 import numpy as np
+from tf_agents.environments import wrappers
 from tf_agents.policies import py_tf_eager_policy
 
 from curl_tf import config_lib
@@ -37,56 +38,44 @@ from curl_tf import train_lib
 VIDEO_SIZE = 256
 VIDEO_DIR = 'videos'
 
-# policy_info.json fields the evaluation needs to rebuild the env.
-_ENV_FIELDS = ('domain_name', 'task_name', 'action_repeat', 'frame_stack',
-               'image_size', 'camera_id', 'seed', 'env_step',
-               'observation_shape')
+# policy_info.json fields envs.make_environment reads, and all the fields
+# the evaluation needs.
+_MAKE_ENV_FIELDS = ('domain_name', 'task_name', 'action_repeat',
+                    'frame_stack', 'image_size', 'camera_id')
+_ENV_FIELDS = _MAKE_ENV_FIELDS + ('seed', 'env_step', 'observation_shape')
 
 _VIDEO_SUFFIXES = ('.mp4', '.gif')
 
 
-class _Filming:
-  """Mixed into the task's env: it also films its first episode.
+class _Filming(wrappers.PyEnvironmentBaseWrapper):
+  """Wraps the task's env (pixels or states); films its first episode.
 
   Filming renders the scene again at the video size; it reads the physics
   and does not step it, so the episodes are those of an unfilmed env.
   """
 
-  def __init__(self, *args, video_size: int,
-               on_frame: Callable[[np.ndarray], None], **kwargs):
-    super().__init__(*args, **kwargs)
+  def __init__(self, env, video_size: int,
+               on_frame: Callable[[np.ndarray], None]):
+    super().__init__(env)
     self._video_size = video_size
     self._on_frame = on_frame
     self._filming = True  # Until the first episode ends.
 
-  @property
-  def agent_step_seconds(self) -> float:
-    """Simulated seconds per agent step."""
-    return self.action_repeat * self._env.control_timestep()
-
   def _film(self) -> None:
     if self._filming:
-      self._on_frame(self.render_frame(self._video_size))
+      self._on_frame(self._env.render_frame(self._video_size))
 
   def _reset(self):
-    time_step = super()._reset()
+    time_step = self._env.reset()
     self._film()
     return time_step
 
   def _step(self, action):
-    time_step = super()._step(action)
+    time_step = self._env.step(action)
     self._film()
     if time_step.is_last():
       self._filming = False
     return time_step
-
-
-class _FilmingPixelEnv(_Filming, envs.DmControlPixelEnv):
-  pass
-
-
-class _FilmingStateEnv(_Filming, envs.DmControlStateEnv):
-  pass
 
 
 def _ffmpeg_missing() -> Optional[str]:
@@ -251,17 +240,12 @@ def evaluate_saved_policy(workdir: str, num_episodes: int = 10,
 
   env = None
   try:
-    common = dict(seed=int(seed), action_repeat=info['action_repeat'],
-                  camera_id=info['camera_id'], video_size=VIDEO_SIZE,
-                  on_frame=video.append)
     # Exports from before states mode hold no 'observation': pixels.
-    if info.get('observation', 'pixels') == 'states':
-      env = _FilmingStateEnv(info['domain_name'], info['task_name'], **common)
-    else:
-      env = _FilmingPixelEnv(
-          info['domain_name'], info['task_name'],
-          frame_stack=info['frame_stack'], image_size=info['image_size'],
-          **common)
+    env_config = ml_collections.ConfigDict(
+        dict({name: info[name] for name in _MAKE_ENV_FIELDS},
+             observation=info.get('observation', 'pixels')))
+    env = _Filming(envs.make_environment(env_config, seed=int(seed)),
+                   VIDEO_SIZE, video.append)
     observation_shape = list(env.observation_spec().shape)
     if observation_shape != list(info['observation_shape']):
       raise config_lib.ConfigError(

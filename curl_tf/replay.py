@@ -340,8 +340,17 @@ def make_state_dataset(address: str, table_name: str, *, batch_size: int,
   """
   dataset = make_stacked_dataset(address, table_name, frame_stack=1,
                                  batch_size=batch_size)
+  return _ahead_of_learner(dataset, prefetch_batches, pipeline_threads=1)
+
+
+def _ahead_of_learner(dataset: tf.data.Dataset, prefetch_batches: int,
+                      pipeline_threads: int) -> tf.data.Dataset:
+  """The pipeline on its own small thread pool, `prefetch_batches` ahead."""
   options = tf.data.Options()
-  options.threading.private_threadpool_size = 1
+  # One thread for the pipeline's own work: about 18 batches/s at batch 128,
+  # far above the learner's 2-3, and the other cores stay with the train
+  # step (with every core, tf.data reached 32 batches/s on 1.9 cores).
+  options.threading.private_threadpool_size = pipeline_threads
   return dataset.with_options(options).prefetch(prefetch_batches)
 
 
@@ -392,9 +401,4 @@ def make_dataset(address: str, table_name: str, *, frame_stack: int,
   dataset = tf.data.Dataset.zip(
       dataset, tf.data.Dataset.counter(start=first_batch_index))
   dataset = dataset.map(crop_batch, num_parallel_calls=tf.data.AUTOTUNE)
-  options = tf.data.Options()
-  # One thread for the pipeline's own work: about 18 batches/s at batch 128,
-  # far above the learner's 2-3, and the other cores stay with the train
-  # step (with every core, tf.data reached 32 batches/s on 1.9 cores).
-  options.threading.private_threadpool_size = pipeline_threads
-  return dataset.with_options(options).prefetch(prefetch_batches)
+  return _ahead_of_learner(dataset, prefetch_batches, pipeline_threads)

@@ -281,8 +281,9 @@ def run_sweep(specs: Sequence[RunSpec], overrides: Sequence[str],
     specs: the grid, from `plan`.
     overrides: --config.<field>=<value> arguments for every run.
     parallel: processes at once.
-    gpus: GPU ids; each running process gets one to itself.
-    cpus: CPU ids; each running process is pinned to one to itself.
+    gpus: GPU ids, at least `parallel`; each running process gets one.
+    cpus: CPU ids, at least `parallel`; each running process is pinned to
+      one.
     poll_s: seconds between checks on the running processes.
     make_command: spec, overrides -> argv (tests replace main.py with a
       small program that writes eval.csv like it).
@@ -297,40 +298,38 @@ def run_sweep(specs: Sequence[RunSpec], overrides: Sequence[str],
       outcomes[spec.name] = Outcome(spec, 'skipped', 'finished earlier')
     else:
       pending.append(spec)
-  free_gpus = list(gpus or [])
-  free_cpus = list(cpus or [])
-  running: Dict[str, Tuple[RunSpec, subprocess.Popen, Optional[str],
-                           Optional[int]]] = {}
+  # A slot is what one running process holds: its GPU and its CPU, if any.
+  free_slots = [(gpus[i] if gpus else None, cpus[i] if cpus else None)
+                for i in range(parallel)]
+  running: Dict[str, Tuple[RunSpec, subprocess.Popen,
+                           Tuple[Optional[str], Optional[int]]]] = {}
   forwarded = 0
   total = len(pending)
   with _Stop() as stop:
     while running or (pending and not stop.requested):
       while pending and len(running) < parallel and not stop.requested:
         spec = pending.pop(0)
-        gpu = free_gpus.pop(0) if gpus else None
-        cpu = free_cpus.pop(0) if cpus else None
+        slot = free_slots.pop(0)
+        gpu, cpu = slot
         verb = 'resuming' if os.path.exists(spec.workdir) else 'starting'
         running[spec.name] = (spec, _start(spec, overrides, gpu,
-                                           make_command, cpu), gpu, cpu)
+                                           make_command, cpu), slot)
         started = total - len(pending)
         print(f'sweep: [{started}/{total}] {verb} {spec.name}'
               + (f' on GPU {gpu}' if gpu else '')
               + (f' on CPU {cpu}' if cpu is not None else '')
               + f' (log: {spec.log_path})', flush=True)
       for signum in stop.signals[forwarded:]:
-        for _, process, _, _ in running.values():
+        for _, process, _ in running.values():
           if process.poll() is None:
             process.send_signal(signum)
       forwarded = len(stop.signals)
       time.sleep(poll_s)
-      for name, (spec, process, gpu, cpu) in list(running.items()):
+      for name, (spec, process, slot) in list(running.items()):
         if process.poll() is None:
           continue
         del running[name]
-        if gpu is not None:
-          free_gpus.append(gpu)
-        if cpu is not None:
-          free_cpus.append(cpu)
+        free_slots.append(slot)
         outcomes[name] = _outcome(spec, process.returncode, stop.requested)
         print(f'sweep: {name} {outcomes[name].status}'
               + (f': {outcomes[name].detail}' if outcomes[name].detail
