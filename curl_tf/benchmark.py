@@ -69,11 +69,12 @@ import psutil
 import tensorflow as tf
 from tf_agents.policies import py_tf_eager_policy
 
-from curl_tf import agent as agent_lib
+from curl_tf.agents.sac import agent as agent_lib
+from curl_tf.agents.sac import networks
 from curl_tf import collector as collector_lib
 from curl_tf import config_lib
 from curl_tf import envs
-from curl_tf import networks
+from curl_tf.envs import dmc
 from curl_tf import official_update
 from curl_tf import precision
 from curl_tf import replay
@@ -432,7 +433,7 @@ def render_transitions(config, num_transitions: int,
   rng = np.random.default_rng(seed)
   # An upper bound on the rows: every episode adds one reset row.
   max_rows = num_transitions + num_transitions // 10 + 2
-  frame_shape = (config.image_size, config.image_size, envs.FRAME_CHANNELS)
+  frame_shape = (config.image_size, config.image_size, dmc.FRAME_CHANNELS)
   frames = np.zeros((max_rows,) + frame_shape, np.uint8)
   first = np.zeros(max_rows, bool)
   actions = np.zeros((max_rows,) + spec.shape, np.float32)
@@ -448,7 +449,7 @@ def render_transitions(config, num_transitions: int,
       time_step = env.step(actions[row])
       rewards[row], discounts[row] = time_step.reward, time_step.discount
       steps += 1
-    frames[row] = envs.newest_frame(time_step.observation)
+    frames[row] = dmc.newest_frame(time_step.observation)
     row += 1
   env.close()
   return Transitions(frames[:row], first[:row], actions[:row], rewards[:row],

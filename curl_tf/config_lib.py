@@ -23,7 +23,7 @@ from absl import flags
 import ml_collections
 
 # dm_control chooses its OpenGL backend when it is first imported (here, to
-# list the suite's tasks); EGL renders headless. Same default as envs.py.
+# list the suite's tasks); EGL renders headless. Same default as envs/dmc.py.
 os.environ.setdefault('MUJOCO_GL', 'egl')
 
 
@@ -67,7 +67,7 @@ def describe_budget(config: ml_collections.ConfigDict) -> str:
 def suite_tasks() -> Tuple[Tuple[str, str], ...]:
   """The dm_control suite's (domain, task) pairs, without building any env.
 
-  Lives here rather than in envs.py because envs.py imports TF-Agents (and so
+  Lives here rather than in envs/dmc.py because that imports TF-Agents (and so
   TensorFlow), which takes seconds; dm_control.suite alone does not.
   """
   from dm_control import suite  # pylint: disable=g-import-not-at-top

@@ -2,8 +2,8 @@
 
 The agent is built inside `strategy.scope()`, so its variables are mirrored
 on every replica, and `agent.train` runs each step on every replica with its
-share of the global batch (agent.py says how the step stays the same
-objective as on one device). The replay pipeline stays on the host: Reverb
+share of the global batch (agents/sac/agent.py says how the step stays the
+same objective as on one device). The replay pipeline stays on the host: Reverb
 and the crops run on the CPU, and `experimental_distribute_dataset` splits
 each global batch.
 
@@ -103,7 +103,7 @@ def check_batch_size(strategy: tf.distribute.Strategy,
   """Every replica gets an equal share of the global batch, or none runs.
 
   Equal shares are what make the mean of the replicas' means the global
-  batch's mean (agent.py).
+  batch's mean (agents/sac/agent.py).
 
   Raises:
     StrategyError: `batch_size` is not a multiple of the replica count.

@@ -2,7 +2,7 @@
 
 'mixed_bfloat16' keeps float32 master weights (Keras mixed precision) and
 computes the convolutions and dense layers in bfloat16. What stays float32,
-and why, is decided where the layers are built (networks.py): the
+and why, is decided where the layers are built (agents/sac/networks.py): the
 LayerNorms, every network's output layer (so features, Q values, the
 policy's mean and log std, and everything computed from them, the InfoNCE
 logits, the TD target, the log-probabilities and the losses, are float32),
@@ -12,7 +12,8 @@ bfloat16 has float32's exponent range, so unlike float16 it needs no loss
 scaling. 'mixed_float16' is the same split in float16, for GPUs before
 Ampere (Volta, Turing), whose tensor cores run float16 but not bfloat16:
 float16's range is narrow (smallest normal 6e-5), so the agent's optimizers
-are wrapped in Keras' LossScaleOptimizer (agent.py). 'auto' never picks it.
+are wrapped in Keras' LossScaleOptimizer (agents/sac/agent.py). 'auto'
+never picks it.
 """
 
 import functools

@@ -567,8 +567,8 @@ def run_probe(workdir: str, out: str, num_frames: int = 10_000,
   # before TensorFlow's seconds-long import, as main.py does.
   # pylint: disable=g-import-not-at-top
   from tf_agents.policies import py_tf_eager_policy
+  from curl_tf.agents.sac import networks
   from curl_tf import envs
-  from curl_tf import networks
   from curl_tf import representation
   from curl_tf import train_lib
   # pylint: enable=g-import-not-at-top

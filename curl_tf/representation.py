@@ -35,12 +35,13 @@ import ml_collections
 import numpy as np
 import tensorflow as tf
 
-from curl_tf import agent as agent_lib
+from curl_tf.agents.sac import agent as agent_lib
 from curl_tf import augmentations
 from curl_tf import checkpointing
 from curl_tf import config_lib
 from curl_tf import contrastive
 from curl_tf import envs
+from curl_tf.envs import dmc
 from curl_tf import replay
 from curl_tf import train_lib
 
@@ -231,8 +232,8 @@ def contrastive_view(agent: agent_lib.CurlSacAgent,
       logits=logits.numpy(),
       accuracy=float(contrastive.top1_accuracy(logits)),
       loss=float(contrastive.info_nce_loss(logits)),
-      anchors=envs.newest_frame(np.asarray(batch['obs'])),
-      positives=envs.newest_frame(np.asarray(batch['pos'])))
+      anchors=dmc.newest_frame(np.asarray(batch['obs'])),
+      positives=dmc.newest_frame(np.asarray(batch['pos'])))
 
 
 def encode(encoder, observations: np.ndarray,
@@ -255,7 +256,7 @@ def encode(encoder, observations: np.ndarray,
 
 def encoder_frames(observations: np.ndarray, crop_size: int) -> np.ndarray:
   """The newest frame of each observation's centre crop: what is encoded."""
-  return envs.newest_frame(np.asarray(
+  return dmc.newest_frame(np.asarray(
       augmentations.center_crop(observations, crop_size)))
 
 

@@ -23,7 +23,7 @@ import tensorflow as tf
 from tf_agents.policies import py_tf_eager_policy
 from tf_agents.specs import tensor_spec
 
-from curl_tf import agent as agent_lib
+from curl_tf.agents.sac import agent as agent_lib
 from curl_tf import cadence
 from curl_tf import checkpointing
 from curl_tf import collector as collector_lib

@@ -12,7 +12,7 @@ from tf_agents.specs import tensor_spec
 from tf_agents.trajectories import time_step as ts
 
 from configs import default
-from curl_tf import agent as agent_lib
+from curl_tf.agents.sac import agent as agent_lib
 from curl_tf import augmentations
 from curl_tf import train_lib
 

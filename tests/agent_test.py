@@ -1,4 +1,6 @@
-"""Tests for curl_tf.agent: settings, losses, gradient routing, both modes.
+"""Tests for curl_tf.agents.sac.agent.
+
+Settings, losses, gradient routing, both modes.
 
 The agents see 32x32 frames (agent_fixtures.py says why). The paper's 84x84
 shapes and parameter counts are tested in networks_test.py.
@@ -8,8 +10,8 @@ from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
 
+from curl_tf.agents.sac import networks
 from curl_tf import contrastive
-from curl_tf import networks
 import agent_fixtures as fixtures
 
 class SettingsTest(tf.test.TestCase):

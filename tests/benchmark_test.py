@@ -18,8 +18,8 @@ import tempfile
 from absl.testing import absltest
 import pytest
 
+from curl_tf.agents.sac import networks
 from curl_tf import benchmark
-from curl_tf import networks
 from curl_tf import official_update
 
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

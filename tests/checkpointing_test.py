@@ -22,7 +22,7 @@ from tf_agents.specs import tensor_spec
 from tf_agents.trajectories import time_step as ts
 
 from configs import default
-from curl_tf import agent as agent_lib
+from curl_tf.agents.sac import agent as agent_lib
 from curl_tf import checkpointing
 from curl_tf import config_lib
 from curl_tf import replay

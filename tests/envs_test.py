@@ -1,4 +1,7 @@
-"""Tests for curl_tf.envs: specs, frame stacking, action repeat, time steps."""
+"""Tests for curl_tf.envs and its dmc module.
+
+Specs, frame stacking, action repeat, time steps.
+"""
 
 import os
 import re
@@ -20,13 +23,14 @@ import pytest
 from tf_agents.trajectories import time_step as ts
 
 from curl_tf import envs
+from curl_tf.envs import dmc
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 SEED = 3
 
 
 def _cartpole(action_repeat=4, frame_stack=3, image_size=100, seed=SEED):
-  return envs.DmControlPixelEnv(
+  return dmc.DmControlPixelEnv(
       'cartpole', 'swingup', seed=seed, action_repeat=action_repeat,
       frame_stack=frame_stack, image_size=image_size, camera_id=0)
 
@@ -36,7 +40,7 @@ class NewestFrameTest(absltest.TestCase):
   def test_returns_last_three_channels(self):
     # Frames 0, 1, 2 filled with their index: the newest frame is all 2s.
     observation = np.repeat(np.arange(3, dtype=np.uint8), 3)[None, None, :]
-    np.testing.assert_array_equal(envs.newest_frame(observation), [[[2, 2, 2]]])
+    np.testing.assert_array_equal(dmc.newest_frame(observation), [[[2, 2, 2]]])
 
 
 class SpecsTest(absltest.TestCase):
@@ -71,7 +75,7 @@ class SpecsTest(absltest.TestCase):
     raw = suite.load('ball_in_cup', 'catch', task_kwargs={'random': SEED})
     raw.reset()
     np.testing.assert_array_equal(
-        envs.newest_frame(env.reset().observation),
+        dmc.newest_frame(env.reset().observation),
         raw.physics.render(height=64, width=64, camera_id=1))
 
   def test_rejects_zero_action_repeat(self):
@@ -115,7 +119,7 @@ class ActionRepeatTest(absltest.TestCase):
       np.testing.assert_allclose(step.reward, expected_reward, rtol=1e-6)
       # One frame, rendered after the last repeated physics step.
       np.testing.assert_array_equal(
-          envs.newest_frame(step.observation),
+          dmc.newest_frame(step.observation),
           raw.physics.render(height=100, width=100, camera_id=0))
 
   def test_episode_length_and_time_limit(self):
@@ -177,8 +181,8 @@ class TimeStepMappingTest(absltest.TestCase):
 
   def _env(self, dm_steps, action_repeat):
     scripted = _ScriptedDmEnv(dm_steps)
-    with mock.patch.object(envs.suite, 'load', return_value=scripted):
-      env = envs.DmControlPixelEnv(
+    with mock.patch.object(dmc.suite, 'load', return_value=scripted):
+      env = dmc.DmControlPixelEnv(
           'fake', 'task', seed=0, action_repeat=action_repeat, frame_stack=2,
           image_size=4)
     return env, scripted
@@ -216,8 +220,8 @@ class CloseTest(absltest.TestCase):
       import os, sys
       os.environ['MUJOCO_GL'] = 'egl'
       from concurrent import futures
-      from curl_tf import envs
-      env = envs.DmControlPixelEnv('cartpole', 'swingup', seed=0,
+      from curl_tf.envs import dmc
+      env = dmc.DmControlPixelEnv('cartpole', 'swingup', seed=0,
                                    action_repeat=8, frame_stack=3,
                                    image_size=100)
       worker = futures.ThreadPoolExecutor(1)

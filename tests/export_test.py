@@ -24,7 +24,7 @@ from tf_agents.trajectories import time_step as ts
 
 from configs import default
 from configs import learning_check
-from curl_tf import agent as agent_lib
+from curl_tf.agents.sac import agent as agent_lib
 from curl_tf import augmentations
 from curl_tf import config_lib
 from curl_tf import export

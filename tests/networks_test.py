@@ -1,4 +1,7 @@
-"""Tests for curl_tf.networks: shapes, parameter counts, init, sampling."""
+"""Tests for curl_tf.agents.sac.networks.
+
+Shapes, parameter counts, init, sampling.
+"""
 
 import numpy as np
 import tensorflow as tf
@@ -6,7 +9,7 @@ import tensorflow_probability as tfp
 from tf_agents.specs import tensor_spec
 
 from configs import default
-from curl_tf import networks
+from curl_tf.agents.sac import networks
 
 # Hand counts for the paper's encoder at 84x84 with a stack of 3 RGB frames.
 # Conv: 3x3 kernels, 32 filters; 84 -> 41 (stride 2) -> 39 -> 37 -> 35.

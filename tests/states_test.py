@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from curl_tf import config_lib
 from curl_tf import envs
+from curl_tf.envs import dmc
 from curl_tf import eval_lib
 from curl_tf import replay
 from curl_tf import representation
@@ -45,12 +46,12 @@ class StateEnvTest(absltest.TestCase):
   def test_flatten_keeps_the_dict_order_and_scalars(self):
     observation = {'position': np.array([1.0, 2.0]), 'height': 3.0,
                    'velocity': np.array([[4.0], [5.0]])}
-    flat = envs.flatten_observation(observation)
+    flat = dmc.flatten_observation(observation)
     self.assertEqual(flat.dtype, np.float32)
     np.testing.assert_array_equal(flat, [1.0, 2.0, 3.0, 4.0, 5.0])
 
   def test_observation_and_reward_are_dm_controls_over_the_repeat(self):
-    env = envs.DmControlStateEnv('cartpole', 'swingup', seed=3,
+    env = dmc.DmControlStateEnv('cartpole', 'swingup', seed=3,
                                  action_repeat=8)
     reference = suite.load('cartpole', 'swingup', task_kwargs={'random': 3})
     self.assertEqual(env.observation_spec().shape, (5,))  # 3 position, 2 vel.
@@ -66,7 +67,7 @@ class StateEnvTest(absltest.TestCase):
     np.testing.assert_allclose(step.reward,
                                sum(s.reward for s in dm_steps), rtol=1e-6)
     np.testing.assert_array_equal(
-        step.observation, envs.flatten_observation(dm_steps[-1].observation))
+        step.observation, dmc.flatten_observation(dm_steps[-1].observation))
     # Replay stores the observation itself: a stack of 1.
     self.assertIs(env.step_observation(step.observation), step.observation)
     env.close()

@@ -30,8 +30,8 @@ from tf_agents.agents import tf_agent
 from tf_agents.agents.sac import sac_agent
 from tf_agents.policies import greedy_policy
 
+from curl_tf.agents.sac import networks
 from curl_tf import contrastive
-from curl_tf import networks
 from curl_tf import precision
 
 Batch = Dict[str, tf.Tensor]

@@ -1,0 +1,1 @@
+"""The agents CURL plugs into, one folder each (SAC for DeepMind Control)."""

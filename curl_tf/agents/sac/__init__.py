@@ -1,0 +1,1 @@
+"""CURL-SAC, pixel SAC and state SAC: networks.py and agent.py."""
