@@ -1,4 +1,4 @@
-"""Image crops used by CURL: random crops for training, centre crop for eval.
+"""CURL's augmentations: random crops (DMC), random shifts (Atari), centre crop.
 
 All functions work on channels-last batches [B, H, W, C] of any dtype
 (uint8 in practice: we crop before casting so the pipeline moves 84x84 bytes,
@@ -49,9 +49,42 @@ def crop(images: tf.Tensor, offsets: tf.Tensor, crop_size: int) -> tf.Tensor:
   window = tf.range(crop_size, dtype=tf.int32)
   rows = offsets[:, 0:1] + window  # [B, crop]
   cols = offsets[:, 1:2] + window  # [B, crop]
+  return _gather_windows(images, rows, cols)
+
+
+def _gather_windows(images: tf.Tensor, rows: tf.Tensor,
+                    cols: tf.Tensor) -> tf.Tensor:
+  """images[b, rows[b], :][:, cols[b]] for each sample b: [B, h, w, C]."""
   # batch_dims=1: sample b gathers with its own rows / cols.
-  images = tf.gather(images, rows, axis=1, batch_dims=1)  # [B, crop, W, C]
-  return tf.gather(images, cols, axis=2, batch_dims=1)  # [B, crop, crop, C]
+  images = tf.gather(images, rows, axis=1, batch_dims=1)  # [B, h, W, C]
+  return tf.gather(images, cols, axis=2, batch_dims=1)  # [B, h, w, C]
+
+
+def random_shift(images: tf.Tensor, pad: int, seed: tf.Tensor) -> tf.Tensor:
+  """Pads by `pad` replicating the edges, then crops back at random.
+
+  The Atari augmentation (issue's and DrQ's form): a translation by -pad..pad
+  pixels on each axis, uniform, with the border filled by the image's edge
+  pixels, one translation per sample (so every frame of a stack moves
+  together). curl_rainbow composes crop 80, pad 4, crop 84, whose
+  translation is the sum of two uniform draws (triangular on -4..4) and
+  whose border replicates the 80x80 crop's edge; this is the simpler
+  uniform form. Gathers with clipped indices do the padding, so no padded
+  copy is made.
+
+  Args:
+    images: [B, H, W, C] tensor, any dtype.
+    pad: Largest shift in pixels.
+    seed: Shape-[2] int tensor for the stateless RNG.
+
+  Returns:
+    [B, H, W, C] tensor of the same dtype as `images`.
+  """
+  batch_size, height, width = _dims(images, (0, 1, 2))
+  offsets = random_crop_offsets(batch_size, 2 * pad, seed) - pad
+  rows = tf.clip_by_value(offsets[:, 0:1] + tf.range(height), 0, height - 1)
+  cols = tf.clip_by_value(offsets[:, 1:2] + tf.range(width), 0, width - 1)
+  return _gather_windows(images, rows, cols)
 
 
 def random_crop(images: tf.Tensor, crop_size: int,

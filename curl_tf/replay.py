@@ -135,13 +135,32 @@ def make_replay_server(config, action_dim: int, port: Optional[int] = None,
       rate_limiter=reverb.rate_limiters.MinSize(1),
       signature=table_signature(step_spec(config, observation_size),
                                 action_dim))
+  return start_server(table, port, checkpoint_root, restore_from)
+
+
+def start_server(table: reverb.Table, port: Optional[int] = None,
+                 checkpoint_root: Optional[str] = None,
+                 restore_from: Optional[str] = None) -> ReplayServer:
+  """Serves one table in this process, checkpointed under checkpoint_root.
+
+  Args:
+    table: The table (every agent's replay is one table).
+    port: gRPC port; None picks a free one.
+    checkpoint_root: Directory where Reverb writes checkpoints; None disables
+      them. Reverb first loads the newest checkpoint found here.
+    restore_from: A checkpoint directory to load the table from when
+      `checkpoint_root` holds none.
+
+  Returns:
+    A `ReplayServer`; call `.close()` when done.
+  """
   checkpointer = None
   if checkpoint_root is not None:
     checkpointer = reverb.platform.checkpointers_lib.DefaultCheckpointer(
         checkpoint_root, fallback_checkpoint_path=restore_from)
   server = reverb.Server([table], port=port, checkpointer=checkpointer)
   return ReplayServer(address=f'localhost:{server.port}',
-                      table_name=table_name, server=server)
+                      table_name=table.name, server=server)
 
 
 def table_size(address: str, table_name: str) -> int:

@@ -94,5 +94,36 @@ class CenterCropTest(absltest.TestCase):
     self.assertEqual(output_shape.as_list(), [None, 84, 84, 9])
 
 
+class RandomShiftTest(absltest.TestCase):
+
+  def test_shift_against_naive_edge_padded_crop(self):
+    images = tf.constant(np.random.default_rng(0).integers(
+        0, 256, (16, 12, 10, 4)), tf.uint8)
+    seed = tf.constant([3, 4])
+    shifted = augmentations.random_shift(images, 4, seed).numpy()
+    offsets = augmentations.random_crop_offsets(16, 8, seed).numpy()
+    padded = np.pad(images.numpy(), [(0, 0), (4, 4), (4, 4), (0, 0)],
+                    mode='edge')
+    for b, (y, x) in enumerate(offsets):
+      np.testing.assert_array_equal(shifted[b], padded[b, y:y + 12, x:x + 10])
+
+  def test_shifts_cover_minus_pad_to_pad_and_move_stacks_together(self):
+    # A single bright pixel in the middle of every channel: its position
+    # after the shift is the translation, the same in all 4 channels.
+    images = np.zeros((400, 21, 21, 4), np.uint8)
+    images[:, 10, 10, :] = 255
+    shifted = augmentations.random_shift(
+        tf.constant(images), 4, tf.constant([5, 6])).numpy()
+    moves = set()
+    for sample in shifted:
+      rows, cols = np.nonzero(sample[..., 0])
+      self.assertLen(rows, 1)
+      for channel in range(1, 4):
+        np.testing.assert_array_equal(sample[..., channel], sample[..., 0])
+      moves.add((rows[0] - 10, cols[0] - 10))
+    self.assertEqual(moves, {(dy, dx) for dy in range(-4, 5)
+                             for dx in range(-4, 5)})
+
+
 if __name__ == '__main__':
   absltest.main()
