@@ -7,6 +7,8 @@ from absl.testing import absltest
 import numpy as np
 import reverb
 import tensorflow as tf
+from tf_agents.specs import tensor_spec
+from tf_agents.trajectories import time_step as ts
 
 from curl_tf import replay as replay_lib
 from curl_tf.agents.rainbow import agent as agent_lib
@@ -24,6 +26,14 @@ def _config(**overrides):
   config.batch_size = BATCH
   config.update(overrides)
   return config
+
+
+def _agent(**overrides):
+  time_step_spec = ts.time_step_spec(
+      tensor_spec.TensorSpec([84, 84, 4], tf.uint8, name='pixels'))
+  action_spec = tensor_spec.BoundedTensorSpec([], tf.int32, 0, ACTIONS - 1)
+  return agent_lib.CurlRainbowAgent(_config(**overrides), time_step_spec,
+                                    action_spec)
 
 
 def _batch(seed=0, probability=None):
@@ -49,7 +59,7 @@ class LossTest(absltest.TestCase):
   def setUp(self):
     super().setUp()
     tf.random.set_seed(0)
-    self.agent = agent_lib.CurlRainbowAgent(_config(curl_coef=0.0), ACTIONS)
+    self.agent = _agent(curl_coef=0.0)
 
   def _losses(self, batch):
     # The same noise for both calls: the global seed and op seeds reset.
@@ -94,7 +104,7 @@ class TrainStepTest(absltest.TestCase):
 
   def test_step_moves_online_momentum_but_not_target(self):
     tf.random.set_seed(0)
-    agent = agent_lib.CurlRainbowAgent(_config(), ACTIONS)
+    agent = _agent()
     online_before = [v.numpy() for v in agent.online.weights]
     momentum_before = [v.numpy() for v in agent._curl_momentum_variables()]
     target_before = [v.numpy() for v in agent.target.weights]
@@ -123,16 +133,14 @@ class TrainStepTest(absltest.TestCase):
     self.assertEqual(int(agent.train_step_counter), 1)
 
   def test_pixel_rainbow_leaves_w_alone(self):
-    agent = agent_lib.CurlRainbowAgent(_config(curl_coef=0.0), ACTIONS)
+    agent = _agent(curl_coef=0.0)
     w_before = agent.similarity.w.numpy()
     metrics = agent.train(_batch(), tf.constant(0.4))
     self.assertNotIn('curl_loss', metrics)
     np.testing.assert_array_equal(agent.similarity.w.numpy(), w_before)
 
   def test_gradient_norm_is_clipped(self):
-    agent = agent_lib.CurlRainbowAgent(
-        _config(max_gradient_norm=1e-3, learning_rate=1.0, adam_epsilon=1e-8),
-        ACTIONS)
+    agent = _agent(max_gradient_norm=1e-3, learning_rate=1.0, adam_epsilon=1e-8)
     metrics = agent.train(_batch(), tf.constant(0.4))
     # The norm is reported before clipping.
     self.assertGreater(float(metrics['gradient_norm']), 1e-2)
@@ -159,7 +167,7 @@ class TrainStepTest(absltest.TestCase):
     batch = next(iter(replay.make_dataset(
         server.address, server.table_name,
         replay.settings_from_config(config))))
-    agent = agent_lib.CurlRainbowAgent(config, ACTIONS)
+    agent = _agent()
     metrics = agent.train(batch, tf.constant(0.4))
     client = reverb.Client(server.address)
     replay.update_priorities(client, server.table_name, batch['key'].numpy(),
@@ -180,30 +188,32 @@ class TrainStepTest(absltest.TestCase):
 
 class PolicyTest(absltest.TestCase):
 
-  def test_eval_action_is_greedy_without_noise_or_random_at_epsilon_1(self):
+  def _time_step(self, frames):
+    batch = frames.shape[0]
+    return ts.restart(frames, batch_size=batch)
+
+  def test_eval_policy_is_greedy_without_noise_or_random_at_epsilon_1(self):
     frames = _batch()['obs']
-    greedy_agent = agent_lib.CurlRainbowAgent(_config(eval_epsilon=0.0),
-                                              ACTIONS)
+    greedy_agent = _agent(eval_epsilon=0.0)
     expected = np.argmax(greedy_agent.expected_q(frames, noisy=False), -1)
     np.testing.assert_array_equal(
-        greedy_agent.eval_action(frames, tf.constant([1, 2], tf.int64)),
+        greedy_agent.eval_policy.action(self._time_step(frames)).action,
         expected)
-    random_agent = agent_lib.CurlRainbowAgent(_config(eval_epsilon=1.0),
-                                              ACTIONS)
+    random_agent = _agent(eval_epsilon=1.0)
     many = tf.tile(frames[:1], [600, 1, 1, 1])
-    actions = random_agent.eval_action(many, tf.constant([3, 4], tf.int64))
+    actions = random_agent.eval_policy.action(self._time_step(many)).action
     counts = np.bincount(actions.numpy(), minlength=ACTIONS)
     self.assertEqual(counts.sum(), 600)
     self.assertGreater(counts.min(), 60)
 
   def test_acting_values_are_noisy_and_evaluation_values_are_not(self):
-    agent = agent_lib.CurlRainbowAgent(_config(), ACTIONS)
+    agent = _agent()
     frames = _batch()['obs'][:1]
     noisy = [agent.expected_q(frames, noisy=True).numpy() for _ in range(2)]
     self.assertGreater(np.abs(noisy[0] - noisy[1]).max(), 1e-6)
     plain = [agent.expected_q(frames, noisy=False).numpy() for _ in range(2)]
     np.testing.assert_array_equal(plain[0], plain[1])
-    action = agent.collect_action(frames)
+    action = agent.collect_policy.action(self._time_step(frames)).action
     self.assertEqual(action.shape, (1,))
     self.assertBetween(int(action[0]), 0, ACTIONS - 1)
 

@@ -26,6 +26,10 @@ representations rather than on its returns, is not importance-weighted.
 from typing import Dict
 
 import tensorflow as tf
+from tf_agents.networks import network as network_lib
+from tf_agents.policies import categorical_q_policy
+from tf_agents.policies import epsilon_greedy_policy
+from tf_agents.policies import greedy_policy
 
 from curl_tf import contrastive
 from curl_tf.agents.rainbow import losses
@@ -38,17 +42,53 @@ Metrics = Dict[str, tf.Tensor]
 _MIN_PRIORITY = 1e-6
 
 
-class CurlRainbowAgent(tf.Module):
-  """Online, target and momentum networks, W, and one Adam optimiser."""
+class _ReturnDistributions(network_lib.Network):
+  """The online network as TF-Agents' categorical Q-network: log-probs.
 
-  def __init__(self, config, num_actions: int, name: str = 'curl_rainbow'):
+  TF-Agents' CategoricalQPolicy takes the expected return per action from
+  these (softmax over atoms, times the support). One wrapper acts with
+  fresh noise, the other with the noise off; both share the layers.
+  """
+
+  def __init__(self, model: networks.RainbowNetwork, observation_spec,
+               num_atoms: int, noisy: bool, name: str):
+    super().__init__(input_tensor_spec=observation_spec, state_spec=(),
+                     name=name)
+    self._model = model
+    self._noisy = noisy
+    self._num_atoms = num_atoms
+
+  @property
+  def num_atoms(self) -> int:
+    return self._num_atoms
+
+  def call(self, observation, step_type=None, network_state=(),
+           training=False):
+    del step_type, training  # The noise is set at construction.
+    return self._model(observation, noisy=self._noisy), network_state
+
+
+class CurlRainbowAgent(tf.Module):
+  """Online, target and momentum networks, W, one Adam optimiser, policies.
+
+  `collect_policy` is greedy in the expected return with fresh noise (noisy
+  nets explore; no epsilon), `eval_policy` is epsilon-greedy with the noise
+  off, as curl_rainbow's evaluation. Both are TF-Agents policies, so the
+  loop's drivers, PolicySaver export and checkpointing treat this agent as
+  the SAC one.
+  """
+
+  def __init__(self, config, time_step_spec, action_spec,
+               name: str = 'curl_rainbow'):
     super().__init__(name=name)
+    num_actions = int(action_spec.maximum) - int(action_spec.minimum) + 1
     self.num_actions = num_actions
+    self.time_step_spec = time_step_spec
+    self.action_spec = action_spec
     self._curl_coef = config.curl_coef
     self._curl_logit_scale = config.curl_logit_scale
     self._momentum_tau = 1.0 - config.curl_momentum
     self._clip_norm = config.max_gradient_norm
-    self._eval_epsilon = config.eval_epsilon
 
     def network(name):
       return networks.RainbowNetwork(
@@ -63,10 +103,23 @@ class CurlRainbowAgent(tf.Module):
     self.atoms = losses.support(config.num_atoms, config.v_min, config.v_max)
     self.optimizer = tf.keras.optimizers.Adam(
         learning_rate=config.learning_rate, epsilon=config.adam_epsilon)
+    observation_spec = time_step_spec.observation
+
+    def q_policy(noisy):
+      return greedy_policy.GreedyPolicy(categorical_q_policy.CategoricalQPolicy(
+          time_step_spec, action_spec,
+          _ReturnDistributions(self.online, observation_spec,
+                               config.num_atoms, noisy,
+                               name='noisy' if noisy else 'mean'),
+          min_q_value=config.v_min, max_q_value=config.v_max))
+
+    self.collect_policy = q_policy(noisy=True)
+    self.eval_policy = epsilon_greedy_policy.EpsilonGreedyPolicy(
+        q_policy(noisy=False), epsilon=config.eval_epsilon)
     self.train_step_counter = tf.Variable(0, dtype=tf.int64, trainable=False,
                                           name='train_step')
-    frames = tf.zeros([1, config.frame_size, config.frame_size,
-                       config.history], tf.uint8)
+    frames = tf.zeros([1] + observation_spec.shape.as_list(),
+                      observation_spec.dtype)
     for net in (self.online, self.target, self.momentum):
       net.log_probs_and_codes(frames)
     self.optimizer.build(self.trainable_weights)
@@ -88,6 +141,13 @@ class CurlRainbowAgent(tf.Module):
     return (self.momentum.encoder.trainable_weights +
             self.momentum.projection.trainable_weights)
 
+  def checkpoint_items(self) -> Dict[str, object]:
+    """Everything a resumed run needs, by name, for `tf.train.Checkpoint`."""
+    return {'online': self.online, 'target': self.target,
+            'momentum': self.momentum, 'W': self.similarity.w,
+            'optimizer': self.optimizer,
+            'train_step': self.train_step_counter}
+
   def update_target(self) -> None:
     """Copies the online network into the target network."""
     contrastive.soft_update(self.online.weights, self.target.weights, tau=1.0)
@@ -96,26 +156,6 @@ class CurlRainbowAgent(tf.Module):
     """[B, A] expected returns sum_j z_j p_j(s, a)."""
     return tf.reduce_sum(tf.exp(self.online(frames, noisy=noisy)) * self.atoms,
                          axis=-1)
-
-  @tf.function
-  def collect_action(self, frames: tf.Tensor) -> tf.Tensor:
-    """Greedy with fresh noise: noisy nets explore (no epsilon), [B] int32."""
-    return tf.argmax(self.expected_q(frames, noisy=True), axis=-1,
-                     output_type=tf.int32)
-
-  @tf.function
-  def eval_action(self, frames: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-    """Noise off, epsilon-greedy with eval_epsilon, as curl_rainbow's test."""
-    greedy = tf.argmax(self.expected_q(frames, noisy=False), axis=-1,
-                       output_type=tf.int32)
-    batch = tf.shape(frames)[0]
-    explore_seed, action_seed = tf.unstack(
-        tf.random.experimental.stateless_split(seed, 2))
-    explore = tf.random.stateless_uniform([batch], explore_seed) < (
-        self._eval_epsilon)
-    random_actions = tf.random.stateless_uniform(
-        [batch], action_seed, maxval=self.num_actions, dtype=tf.int32)
-    return tf.where(explore, random_actions, greedy)
 
   def losses(self, batch: Batch, is_exponent: tf.Tensor) -> Metrics:
     """The step's losses; differentiable in the online network and W."""
