@@ -11,6 +11,9 @@ import ml_collections
 def get_config() -> ml_collections.ConfigDict:
   """Returns the default config (cartpole swingup, Table 3 settings)."""
   config = ml_collections.ConfigDict()
+  # Which agent: 'sac' (CURL-SAC on DeepMind Control, these fields) or
+  # 'rainbow' (CURL-Rainbow on Atari, configs/atari/default.py).
+  config.agent = 'sac'
 
   # --- Environment ---------------------------------------------------------
   # What the agent sees: 'pixels' (CURL, pixel SAC) or 'states' (dm_control's

@@ -52,6 +52,14 @@ def num_agent_steps(config: ml_collections.ConfigDict) -> int:
 def describe_budget(config: ml_collections.ConfigDict) -> str:
   """One line stating the run's budget and schedule in both step units."""
   ar = config.action_repeat
+  if config.agent == 'rainbow':
+    return (
+        f'Atari {config.game}: {config.num_env_steps} frames = '
+        f'{num_agent_steps(config)} agent steps (frame skip {ar}); updates '
+        f'from agent step {config.learning_starts_agent_steps}; '
+        f'{config.num_eval_episodes} eval games every '
+        f'{config.eval_every_env_steps} frames '
+        f'({env_to_agent_steps(config.eval_every_env_steps, ar)} agent steps)')
   return (
       f'{config.domain_name} {config.task_name}: {config.num_env_steps} env '
       f'steps = {num_agent_steps(config)} agent steps (action repeat {ar}); '
@@ -165,17 +173,11 @@ def _bool(value):
   return None if isinstance(value, bool) else 'True or False'
 
 
-# Every field of configs/default.py and what it must be. A test keeps the two
-# in step.
-_FIELD_CHECKS = {
-    'observation': _one_of('pixels', 'states'),
-    'domain_name': _name,
-    'task_name': _name,
+# The fields every agent's config has (the training loop's) and what each
+# must be.
+_LOOP_CHECKS = {
+    'agent': _one_of('sac', 'rainbow'),
     'action_repeat': _positive_int,
-    'frame_stack': _positive_int,
-    'image_size': _positive_int,
-    'crop_size': _positive_int,
-    'camera_id': _camera,
     'num_env_steps': _positive_int,
     'num_random_agent_steps': _non_negative_int,
     'eval_every_env_steps': _positive_int,
@@ -185,14 +187,31 @@ _FIELD_CHECKS = {
     'replay_capacity': _positive_int,
     'batch_size': _positive_int,
     'prefetch_batches': _positive_int,
+    'hidden_units': _positive_int,
+    'discount': _in_interval(0.0, 1.0, True, True),
+    'curl_coef': _non_negative,
+    'precision': _one_of('float32', 'mixed_bfloat16', 'mixed_float16',
+                         'auto'),
+    'strategy': _one_of('auto', 'default', 'mirrored', 'tpu'),
+    'seed': _seed,
+}
+
+# CURL-SAC's own fields: the rest of configs/default.py. A test keeps the two
+# in step.
+_SAC_CHECKS = {
+    'observation': _one_of('pixels', 'states'),
+    'domain_name': _name,
+    'task_name': _name,
+    'frame_stack': _positive_int,
+    'image_size': _positive_int,
+    'crop_size': _positive_int,
+    'camera_id': _camera,
     'num_conv_layers': _positive_int,
     'num_filters': _positive_int,
     'feature_dim': _positive_int,
     'encoder_head': _one_of('linear', 'mlp'),
-    'hidden_units': _positive_int,
     'log_std_min': _finite,
     'log_std_max': _finite,
-    'discount': _in_interval(0.0, 1.0, True, True),
     'init_temperature': _positive,
     'critic_lr': _positive,
     'actor_lr': _positive,
@@ -208,12 +227,39 @@ _FIELD_CHECKS = {
     'similarity': _one_of('bilinear', 'cosine'),
     'curl_temperature': _positive,
     'key_encoder': _one_of('momentum', 'query'),
-    'curl_coef': _non_negative,
     'jit_compile': _bool,
-    'precision': _one_of('float32', 'mixed_bfloat16', 'mixed_float16',
-                         'auto'),
-    'strategy': _one_of('auto', 'default', 'mirrored', 'tpu'),
-    'seed': _seed,
+}
+
+# CURL-Rainbow's own fields: the rest of configs/atari/default.py. A test
+# keeps the two in step.
+_RAINBOW_CHECKS = {
+    'game': _name,
+    'noop_max': _positive_int,
+    'max_episode_frames': _positive_int,
+    'frame_size': _positive_int,
+    'history': _positive_int,
+    'learning_starts_agent_steps': _non_negative_int,
+    'eval_epsilon': _in_interval(0.0, 1.0, True, True),
+    'noisy_sigma0': _non_negative,
+    'num_atoms': _positive_int,
+    'v_min': _finite,
+    'v_max': _finite,
+    'multi_step': _positive_int,
+    'target_update_period': _positive_int,
+    'learning_rate': _positive,
+    'adam_epsilon': _positive,
+    'max_gradient_norm': _positive,
+    'priority_exponent': _in_interval(0.0, 1.0, True, True),
+    'is_exponent_start': _in_interval(0.0, 1.0, True, True),
+    'curl_momentum': _in_interval(0.0, 1.0, True, False),
+    'curl_code_units': _positive_int,
+    'curl_logit_scale': _positive,
+    'shift_pad': _non_negative_int,
+}
+
+_AGENT_CHECKS = {
+    'sac': {**_LOOP_CHECKS, **_SAC_CHECKS},
+    'rainbow': {**_LOOP_CHECKS, **_RAINBOW_CHECKS},
 }
 
 # Configs counted in environment steps; the loop counts agent steps, so these
@@ -222,9 +268,10 @@ _ENV_STEP_FIELDS = ('num_env_steps', 'eval_every_env_steps',
                     'log_every_env_steps', 'checkpoint_every_env_steps')
 
 
-def field_names() -> Sequence[str]:
-  """The config fields validate_config knows (those of configs/default.py)."""
-  return tuple(_FIELD_CHECKS)
+def field_names(agent: str = 'sac') -> Sequence[str]:
+  """The fields of an agent's configs (configs/default.py for 'sac',
+  configs/atari/default.py for 'rainbow')."""
+  return tuple(_AGENT_CHECKS[agent])
 
 
 def _conv_output_size(crop_size: int, num_conv_layers: int) -> int:
@@ -236,25 +283,85 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
   """Raises ConfigError naming the first bad field of `config`.
 
   Args:
-    config: a full config, as configs/default.py builds it.
+    config: a full config, as configs/default.py (CURL-SAC) or
+      configs/atari/default.py (CURL-Rainbow) builds it.
 
   Raises:
     ConfigError: a field is missing, unknown or has a bad value, or the
       (domain_name, task_name) pair is not a dm_control suite task.
   """
   present = set(config.keys())
-  missing = [name for name in _FIELD_CHECKS if name not in present]
+  if 'agent' not in present:
+    raise ConfigError('config is missing field(s) agent')
+  agent = config.agent
+  if agent not in _AGENT_CHECKS:
+    raise ConfigError(f'config.agent must be {_LOOP_CHECKS["agent"](agent)}'
+                      f', got {agent!r}')
+  checks = _AGENT_CHECKS[agent]
+  missing = [name for name in checks if name not in present]
   if missing:
     raise ConfigError(f'config is missing field(s) {", ".join(missing)}')
-  unknown = sorted(present - set(_FIELD_CHECKS))
+  unknown = sorted(present - set(checks))
   if unknown:
     raise ConfigError(f'unknown config field(s) {", ".join(unknown)}')
-  for name, check in _FIELD_CHECKS.items():
+  for name, check in checks.items():
     value = config[name]
     expected = check(value)
     if expected is not None:
       raise ConfigError(f'config.{name} must be {expected}, got {value!r}')
+  _validate_loop(config)
+  if agent == 'sac':
+    _validate_sac(config)
+  else:
+    _validate_rainbow(config)
 
+
+def _validate_loop(config: ml_collections.ConfigDict) -> None:
+  """The checks across the loop's fields."""
+  if config.batch_size > config.replay_capacity:
+    raise ConfigError(f'config.batch_size ({config.batch_size}) exceeds '
+                      f'config.replay_capacity ({config.replay_capacity})')
+  for name in _ENV_STEP_FIELDS:
+    if config[name] % config.action_repeat:
+      raise ConfigError(
+          f'config.{name} ({config[name]}) must be a multiple of '
+          f'config.action_repeat ({config.action_repeat}): env steps are '
+          'counted in whole agent steps')
+  if config.num_random_agent_steps >= num_agent_steps(config):
+    raise ConfigError(
+        f'config.num_random_agent_steps ({config.num_random_agent_steps}) '
+        f'leaves no learning in the budget of {num_agent_steps(config)} agent '
+        f'steps (num_env_steps={config.num_env_steps})')
+
+
+def _validate_rainbow(config: ml_collections.ConfigDict) -> None:
+  """CURL-Rainbow's checks across fields; the game must be an ale-py ROM."""
+  if config.v_min >= config.v_max:
+    raise ConfigError(f'config.v_min ({config.v_min}) must be below '
+                      f'config.v_max ({config.v_max})')
+  if config.learning_starts_agent_steps >= num_agent_steps(config):
+    raise ConfigError(
+        f'config.learning_starts_agent_steps '
+        f'({config.learning_starts_agent_steps}) leaves no learning in the '
+        f'budget of {num_agent_steps(config)} agent steps')
+  if config.action_repeat < 2:
+    raise ConfigError('config.action_repeat (the frame skip) must be at least '
+                      f'2: frames are max-pooled over the last two, got '
+                      f'{config.action_repeat}')
+  # The one-process, float32 learner is what exists for Rainbow.
+  if config.precision != 'float32' or config.strategy != 'default':
+    raise ConfigError(
+        'the Rainbow agent runs in float32 on one device: config.precision '
+        f'must be float32 and config.strategy default, got '
+        f'{config.precision!r} and {config.strategy!r}')
+  from ale_py import roms  # pylint: disable=g-import-not-at-top
+  if config.game not in roms.get_all_rom_ids():
+    raise ConfigError(f'config.game {config.game!r} is not an Atari game '
+                      'ale-py has a ROM for (e.g. ms_pacman, pong)')
+
+
+def _validate_sac(config: ml_collections.ConfigDict) -> None:
+  """CURL-SAC's checks across fields; the task must be a suite task."""
   if config.observation == 'states':
     # No frames and no encoder: the fields that would silently do nothing
     # are refused instead.
@@ -283,20 +390,6 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
         f'config.update_mode=joint uses one learning rate for the encoder: '
         f'config.encoder_lr ({config.encoder_lr}) must equal '
         f'config.critic_lr ({config.critic_lr}), or use update_mode=sequential')
-  if config.batch_size > config.replay_capacity:
-    raise ConfigError(f'config.batch_size ({config.batch_size}) exceeds '
-                      f'config.replay_capacity ({config.replay_capacity})')
-  for name in _ENV_STEP_FIELDS:
-    if config[name] % config.action_repeat:
-      raise ConfigError(
-          f'config.{name} ({config[name]}) must be a multiple of '
-          f'config.action_repeat ({config.action_repeat}): env steps are '
-          'counted in whole agent steps')
-  if config.num_random_agent_steps >= num_agent_steps(config):
-    raise ConfigError(
-        f'config.num_random_agent_steps ({config.num_random_agent_steps}) '
-        f'leaves no learning in the budget of {num_agent_steps(config)} agent '
-        f'steps (num_env_steps={config.num_env_steps})')
   _check_task(config.domain_name, config.task_name)
 
 
@@ -311,8 +404,9 @@ RESUMABLE_CHANGES = ('num_env_steps', 'eval_every_env_steps',
                      'strategy')
 # Fields added after runs had started, with the behaviour those runs had,
 # where today's default differs from it: a run that predates `precision` ran
-# in float32, though the default is now 'auto'.
-FIELDS_ADDED_LATER = {'precision': 'float32'}
+# in float32, though the default is now 'auto'; one that predates `agent` was
+# a CURL-SAC run.
+FIELDS_ADDED_LATER = {'precision': 'float32', 'agent': 'sac'}
 RUN_CONFIG_FILE = 'config.json'
 _DEFAULT_CONFIG_FILE = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'configs',
@@ -330,9 +424,14 @@ def fill_fields_added_later(saved: Dict[str, Any]) -> Dict[str, Any]:
     saved: the run's config.json, as a dict.
 
   Returns:
-    A copy with every missing field of configs/default.py filled.
+    A copy with every missing field of configs/default.py filled (a
+    CURL-SAC run's; CURL-Rainbow's configs have had all their fields from
+    the start).
   """
   filled = dict(saved)
+  if saved.get('agent') == 'rainbow':
+    # Rainbow runs started with every field they have today.
+    return filled
   defaults = load_config_file(_DEFAULT_CONFIG_FILE).to_dict()
   defaults.update(FIELDS_ADDED_LATER)
   for name, value in defaults.items():

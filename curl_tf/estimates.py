@@ -198,6 +198,9 @@ def _format_step_time(seconds: float) -> str:
 
 def describe_estimate(config: ml_collections.ConfigDict) -> str:
   """One line: the run's estimated wall-clock time and what it is made of."""
+  if config.agent == 'rainbow':
+    return ('no wall-clock estimate for Atari runs yet: the benchmark has no '
+            'Atari section to base one on')
   e = estimate(config)
   if config.observation == 'states':
     return ("estimated wall-clock on a 2-core CPU like the benchmark's: "

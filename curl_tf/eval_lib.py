@@ -21,7 +21,7 @@ import numbers
 import os
 import sys
 import tempfile
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import imageio
 import ml_collections
@@ -40,9 +40,8 @@ VIDEO_DIR = 'videos'
 
 # policy_info.json fields envs.make_environment reads, and all the fields
 # the evaluation needs.
-_MAKE_ENV_FIELDS = ('domain_name', 'task_name', 'action_repeat',
-                    'frame_stack', 'image_size', 'camera_id')
-_ENV_FIELDS = _MAKE_ENV_FIELDS + ('seed', 'env_step', 'observation_shape')
+# What every export's policy_info.json has besides its agent's ENV_FIELDS.
+_RUN_FIELDS = ('seed', 'env_step', 'observation_shape')
 
 _VIDEO_SUFFIXES = ('.mp4', '.gif')
 
@@ -173,8 +172,23 @@ def _video_path(workdir: str, env_step: int,
   return path
 
 
+def _env_fields(info: Dict[str, Any]) -> Tuple[str, ...]:
+  """The fields that rebuild the export's environment.
+
+  Exports from before the agent field are CURL-SAC's, and those from before
+  states mode, pixels ones: they lack 'agent' and 'observation'.
+  """
+  fields = export.ENV_FIELDS.get(info.get('agent', 'sac'), ())
+  return tuple(name for name in fields if name != 'observation')
+
+
 def _check_info(info: Dict[str, Any], policy_path: str) -> None:
-  missing = [name for name in _ENV_FIELDS if name not in info]
+  if info.get('agent', 'sac') not in export.ENV_FIELDS:
+    raise config_lib.ConfigError(
+        f'{os.path.join(policy_path, export.INFO_FILE)!r} names an unknown '
+        f'agent {info["agent"]!r}')
+  missing = [name for name in _env_fields(info) + _RUN_FIELDS
+             if name not in info]
   if missing:
     raise config_lib.ConfigError(
         f'{os.path.join(policy_path, export.INFO_FILE)!r} lacks field(s) '
@@ -240,11 +254,13 @@ def evaluate_saved_policy(workdir: str, num_episodes: int = 10,
 
   env = None
   try:
-    # Exports from before states mode hold no 'observation': pixels.
     env_config = ml_collections.ConfigDict(
-        dict({name: info[name] for name in _MAKE_ENV_FIELDS},
+        dict({name: info[name] for name in _env_fields(info)},
+             agent=info.get('agent', 'sac'),
              observation=info.get('observation', 'pixels')))
-    env = _Filming(envs.make_environment(env_config, seed=int(seed)),
+    # An evaluation environment: Atari's plays whole games, raw scores.
+    env = _Filming(envs.make_environment(env_config, seed=int(seed),
+                                         training=False),
                    VIDEO_SIZE, video.append)
     observation_shape = list(env.observation_spec().shape)
     if observation_shape != list(info['observation_shape']):

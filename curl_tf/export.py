@@ -117,39 +117,44 @@ def _temp_prefix(name: str) -> str:
   return f'.{name}.tmp-'
 
 
+# What rebuilds an agent's environment, by agent: policy_info records these
+# and eval_lib makes the environment from them.
+ENV_FIELDS = {
+    'sac': ('observation', 'domain_name', 'task_name', 'action_repeat',
+            'frame_stack', 'image_size', 'crop_size', 'camera_id'),
+    'rainbow': ('game', 'action_repeat', 'noop_max', 'max_episode_frames',
+                'frame_size', 'history'),
+}
+
+
 def policy_info(config, env_step: int,
                 eval_return: Optional[float]) -> Dict[str, Any]:
   """What `export_policies` records about the run, from the config.
 
   Args:
-    config: the run's ConfigDict (configs/default.py documents the fields).
+    config: the run's ConfigDict (configs/default.py or
+      configs/atari/default.py documents the fields).
     env_step: environment steps trained when the policy is exported.
     eval_return: mean evaluated return at `env_step`, or None if there was
       no evaluation.
 
   Returns:
-    A JSON-serialisable dict: the task and how its observations are made
-    (observation, domain_name, task_name, action_repeat, frame_stack, image_size,
-    crop_size, camera_id), seed, precision, env_step and
-    eval_return_mean.
+    A JSON-serialisable dict: the agent, the task and how its observations
+    are made (ENV_FIELDS of the agent: for CURL-SAC observation,
+    domain_name, task_name, action_repeat, frame_stack, image_size,
+    crop_size, camera_id), seed, precision, env_step and eval_return_mean.
     `export_policies` adds the specs and the export time.
   """
-  return {
-      'observation': config.observation,
-      'domain_name': config.domain_name,
-      'task_name': config.task_name,
-      'action_repeat': int(config.action_repeat),
-      'frame_stack': int(config.frame_stack),
-      'image_size': int(config.image_size),
-      'crop_size': int(config.crop_size),
-      'camera_id': int(config.camera_id),
-      'seed': int(config.seed),
+  agent = config.get('agent', 'sac')
+  info = {'agent': agent}
+  info.update({name: config[name] for name in ENV_FIELDS[agent]})
+  info.update(
+      seed=int(config.seed),
       # What the layers computed in ('auto' resolved on the training host).
-      'precision': precision.resolve(config.precision),
-      'env_step': int(env_step),
-      'eval_return_mean': (None if eval_return is None
-                           else float(eval_return)),
-  }
+      precision=precision.resolve(config.precision),
+      env_step=int(env_step),
+      eval_return_mean=None if eval_return is None else float(eval_return))
+  return info
 
 
 def _spec_info(policy) -> Dict[str, Any]:

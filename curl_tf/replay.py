@@ -101,31 +101,18 @@ def table_signature(step: tf.TensorSpec,
   }
 
 
-def make_replay_server(config, action_dim: int, port: Optional[int] = None,
-                       table_name: str = TABLE_NAME,
-                       checkpoint_root: Optional[str] = None,
-                       restore_from: Optional[str] = None,
-                       observation_size: Optional[int] = None) -> ReplayServer:
-  """Starts an in-process Reverb server with one uniform, FIFO-evicted table.
+def make_table(config, action_dim: int, table_name: str = TABLE_NAME,
+               observation_size: Optional[int] = None) -> reverb.Table:
+  """One uniform, FIFO-evicted table of replay_capacity transitions.
 
   Args:
     config: The experiment ConfigDict (uses replay_capacity, observation and
       image_size).
     action_dim: Size of the action vector.
-    port: gRPC port; None picks a free one.
     table_name: Name of the table.
-    checkpoint_root: Directory where Reverb writes checkpoints
-      (`Client.checkpoint()`); None disables them. Reverb first loads the
-      newest checkpoint found here, so pass an empty directory to start from
-      `restore_from` or empty.
-    restore_from: A checkpoint directory to load the table from (Reverb's
-      fallback checkpoint), used when `checkpoint_root` holds none.
     observation_size: Size of the state vector, in states mode.
-
-  Returns:
-    A `ReplayServer`; call `.close()` when done.
   """
-  table = reverb.Table(
+  return reverb.Table(
       name=table_name,
       sampler=reverb.selectors.Uniform(),
       remover=reverb.selectors.Fifo(),
@@ -135,7 +122,17 @@ def make_replay_server(config, action_dim: int, port: Optional[int] = None,
       rate_limiter=reverb.rate_limiters.MinSize(1),
       signature=table_signature(step_spec(config, observation_size),
                                 action_dim))
-  return start_server(table, port, checkpoint_root, restore_from)
+
+
+def make_replay_server(config, action_dim: int, port: Optional[int] = None,
+                       table_name: str = TABLE_NAME,
+                       checkpoint_root: Optional[str] = None,
+                       restore_from: Optional[str] = None,
+                       observation_size: Optional[int] = None) -> ReplayServer:
+  """Serves `make_table`'s table in this process (see `start_server`)."""
+  return start_server(make_table(config, action_dim, table_name,
+                                 observation_size), port, checkpoint_root,
+                      restore_from)
 
 
 def start_server(table: reverb.Table, port: Optional[int] = None,

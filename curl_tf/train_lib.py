@@ -1,8 +1,12 @@
-"""The CURL-SAC training loop: collect, update, evaluate, log, checkpoint.
+"""The training loop: collect, update, evaluate, log, checkpoint.
+
+One loop for both agents: what differs (the agent, its replay table, writer
+and learner) comes from the config's builder (curl_tf/builders.py).
 
 Every budget and every logged step is in environment steps (agent steps x
-action repeat), the unit of the paper's tables. The official code logs agent
-steps; we do not.
+action repeat), the unit of the paper's Table 1; for Atari they are emulator
+frames, and eval.csv names agent steps too (Table 2's unit). The official
+CURL-SAC code logs agent steps; we do not.
 
 A run started again on the same workdir resumes from its newest complete
 checkpoint (checkpointing.py): the agent, the loop's state and the replay
@@ -21,9 +25,8 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 from tf_agents.policies import py_tf_eager_policy
-from tf_agents.specs import tensor_spec
 
-from curl_tf.agents.sac import agent as agent_lib
+from curl_tf import builders
 from curl_tf import cadence
 from curl_tf import checkpointing
 from curl_tf import collector as collector_lib
@@ -61,13 +64,9 @@ def evaluate(env, policy, num_episodes: int) -> List[float]:
   return returns
 
 
-def make_agent(config, env) -> agent_lib.CurlSacAgent:
-  """Builds and initialises the agent for `env`'s specs."""
-  agent = agent_lib.CurlSacAgent(
-      config, tensor_spec.from_spec(env.time_step_spec()),
-      tensor_spec.from_spec(env.action_spec()))
-  agent.initialize()
-  return agent
+def make_agent(config, env):
+  """Builds the config's agent (CURL-SAC or CURL-Rainbow) for `env`'s specs."""
+  return builders.for_config(config).make_agent(config, env)
 
 
 def _start_replay(config, env, checkpointer: checkpointing.RunCheckpointer,
@@ -75,22 +74,19 @@ def _start_replay(config, env, checkpointer: checkpointing.RunCheckpointer,
   """The replay server, with the checkpoint's table if there is one."""
   root = checkpointer.empty_reverb_root()
   restore_from = restored.replay_dir if restored else None
-  action_dim = int(np.prod(env.action_spec().shape))
-  observation_size = int(np.prod(env.observation_spec().shape))
+  builder = builders.for_config(config)
   try:
-    server = replay.make_replay_server(config, action_dim,
-                                       checkpoint_root=root,
-                                       restore_from=restore_from,
-                                       observation_size=observation_size)
+    server = replay.start_server(builder.make_table(config, env),
+                                 checkpoint_root=root,
+                                 restore_from=restore_from)
   except RuntimeError as e:  # Reverb's error for a corrupt checkpoint.
     if restore_from is None:
       raise
     logging.warning('replay checkpoint %s is unreadable (%s); starting with '
                     'an empty table', restore_from, e)
     restored.replay_items = -1
-    server = replay.make_replay_server(config, action_dim,
-                                       checkpoint_root=root,
-                                       observation_size=observation_size)
+    server = replay.start_server(builder.make_table(config, env),
+                                 checkpoint_root=root)
   if restored:
     size = replay.table_size(server.address, server.table_name)
     logging.info('replay: %d transitions restored from %s', size,
@@ -102,7 +98,7 @@ def _start_replay(config, env, checkpointer: checkpointing.RunCheckpointer,
                       restore_from, size, restored.replay_items)
       restored.state.learning_start_agent_step = (
           restored.state.env_step // config.action_repeat +
-          config.num_random_agent_steps)
+          builder.learning_starts(config))
   return server
 
 
@@ -113,7 +109,8 @@ class _Run:
   workdir: str
   env: Any
   eval_env: Any
-  agent: agent_lib.CurlSacAgent
+  builder: Any  # agents/<agent>/builder.py
+  agent: Any
   collect_policy: Any
   eval_policy: Any
   action_rng: np.random.Generator
@@ -121,13 +118,13 @@ class _Run:
   restored: Optional[checkpointing.Restored]
   state: checkpointing.LoopState
   server: replay.ReplayServer
-  writer: replay.ReplayWriter
+  writer: Any  # The agent's replay writer.
   collector: collector_lib.Collector
   env_thread: futures.ThreadPoolExecutor
   summary_writer: Any
   eval_csv: run_logs.EvalCsv
   progress: run_logs.Progress
-  dataset_iterator: Any = None  # Built at the first update.
+  learner: Any = None  # The builder's Learner, made at the first update.
   # Latest value of every train metric (actor metrics come every other step).
   metrics: Dict[str, tf.Tensor] = dataclasses.field(default_factory=dict)
   checkpoint_s: float = 0.0
@@ -138,14 +135,15 @@ class _Run:
 
 def train_and_evaluate(config, workdir: str,
                        tpu_address: Optional[str] = None) -> Dict[str, object]:
-  """Trains CURL-SAC for `config.num_env_steps` environment steps.
+  """Trains the config's agent for `config.num_env_steps` environment steps.
 
   Resumes from WORKDIR/checkpoints when the workdir holds a run (with the
   same config but for RESUMABLE_CHANGES; config_lib checks). Stops cleanly,
   with a checkpoint, on SIGINT or SIGTERM.
 
   Args:
-    config: a validated ConfigDict (configs/default.py documents the fields).
+    config: a validated ConfigDict (configs/default.py and
+      configs/atari/default.py document the fields).
     workdir: existing, writable directory for checkpoints, the exported
       policy, eval.csv and TensorBoard.
     tpu_address: the TPU, with config.strategy 'tpu'.
@@ -221,7 +219,9 @@ def _start(config, workdir: str, tpu_address: Optional[str]) -> _Run:
   set_seeds(config.seed)
   env = envs.make_environment(config, seed=config.seed)
   # A different seed so evaluation episodes differ from training ones.
-  eval_env = envs.make_environment(config, seed=eval_env_seed(config))
+  eval_env = envs.make_environment(config, seed=eval_env_seed(config),
+                                   training=False)
+  builder = builders.for_config(config)
   with strategy.scope():
     agent = make_agent(config, env)
   action_rng = np.random.default_rng(config.seed)
@@ -236,22 +236,20 @@ def _start(config, workdir: str, tpu_address: Optional[str]) -> _Run:
     state = checkpointing.LoopState(
         env_step=0, episode_count=0,
         action_rng_state=action_rng.bit_generator.state,
-        learning_start_agent_step=config.num_random_agent_steps)
+        learning_start_agent_step=builder.learning_starts(config))
   # What an earlier process wrote after its last checkpoint is redone now.
   run_logs.prune_after(workdir, state.env_step if restored else -1)
   server = _start_replay(config, env, checkpointer, restored)
-  writer = replay.ReplayWriter(server.address, server.table_name,
-                               config.frame_stack)
-  logging.info('Training %s-%s for %d env steps (%d agent steps, action '
-               'repeat %d), batch %d, %s update, %s (precision=%s; CPU: '
-               '%s), learner: %s.', config.domain_name, config.task_name,
-               config.num_env_steps, config_lib.num_agent_steps(config),
-               config.action_repeat, config.batch_size, config.update_mode,
+  writer = builder.make_writer(config, server, agent)
+  logging.info('Training %s for %d env steps (%d agent steps, action '
+               'repeat %d), %s (precision=%s; CPU: %s), learner: %s.',
+               builder.describe(config), config.num_env_steps,
+               config_lib.num_agent_steps(config), config.action_repeat,
                precision.resolve(config.precision), config.precision,
                precision.cpu_model(), distribution.describe(strategy))
   return _Run(
       config=config, workdir=workdir, env=env, eval_env=eval_env,
-      agent=agent,
+      builder=builder, agent=agent,
       collect_policy=py_tf_eager_policy.PyTFEagerPolicy(
           agent.collect_policy, use_tf_function=True),
       eval_policy=py_tf_eager_policy.PyTFEagerPolicy(
@@ -270,38 +268,20 @@ def _start(config, workdir: str, tpu_address: Optional[str]) -> _Run:
 def _act(run: _Run, agent_step: int, time_step) -> np.ndarray:
   """Uniform random for Table 3's first agent steps, then the policy."""
   if agent_step < run.config.num_random_agent_steps:
-    spec = run.env.action_spec()
-    return run.action_rng.uniform(spec.minimum, spec.maximum,
-                                  spec.shape).astype(np.float32)
+    return run.builder.random_action(run.env, run.action_rng)
   return run.collect_policy.action(time_step).action
 
 
 def _update(run: _Run, env_step: int) -> None:
   """One train step on a fresh batch, timed."""
   config = run.config
-  if run.dataset_iterator is None:
-    if config.observation == 'states':
-      dataset = replay.make_state_dataset(
-          run.server.address, run.server.table_name,
-          batch_size=config.batch_size,
-          prefetch_batches=config.prefetch_batches)
-    else:
-      dataset = replay.make_dataset(
-          run.server.address, run.server.table_name,
-          frame_stack=config.frame_stack, batch_size=config.batch_size,
-          crop_size=config.crop_size, seed=config.seed,
-          prefetch_batches=config.prefetch_batches,
-          first_batch_index=int(run.agent.train_step_counter.numpy()))
-    # Each replica its share of every global batch (unchanged on one
-    # device).
-    run.dataset_iterator = iter(
-        run.agent.strategy.experimental_distribute_dataset(dataset))
+  if run.learner is None:
+    run.learner = run.builder.Learner(config, run.agent, run.server)
   start = time.time()
-  batch = next(run.dataset_iterator)
+  batch = run.learner.next_batch()
   fetched = time.time()
-  step_metrics = run.agent.train(batch).extra
-  # Reading a value waits for the step, so the timing is honest.
-  float(step_metrics['critic_loss'])
+  # Returns once the step's values are computed, so the timing is honest.
+  step_metrics = run.learner.step(batch, env_step // config.action_repeat)
   run.metrics.update(step_metrics)
   run.state.data_wait_s += fetched - start
   run.state.learner_s += time.time() - start

@@ -115,6 +115,7 @@ class ConfigFilesTest(parameterized.TestCase):
 # ZeroDivisionError at the first update, a non-finite log_std bound gives NaN
 # actions.
 BAD_VALUES = (
+    ('agent', 'ppo'), ('agent', None),
     ('observation', 'proprio'), ('observation', None),
     ('domain_name', ''), ('domain_name', 3), ('task_name', ''),
     ('task_name', 7), ('action_repeat', 0), ('frame_stack', 0),

@@ -160,7 +160,7 @@ class ExportTest(tf.test.TestCase):
       self.assertBetween(export_time,
                          before.replace(microsecond=0), after)
       self.assertEqual(info, {
-          'domain_name': 'cartpole', 'task_name': 'swingup',
+          'agent': 'sac', 'domain_name': 'cartpole', 'task_name': 'swingup',
           'action_repeat': 8, 'frame_stack': 3, 'image_size': 32,
           'observation': 'pixels',
           'crop_size': 28, 'camera_id': 0, 'seed': 1,
@@ -183,11 +183,22 @@ class ExportTest(tf.test.TestCase):
     config.update(domain_name='walker', task_name='walk', action_repeat=2,
                   camera_id=1, seed=7, precision='mixed_bfloat16')
     self.assertEqual(export.policy_info(config, 20, 3), {
-        'domain_name': 'walker', 'task_name': 'walk', 'action_repeat': 2,
-        'frame_stack': 3, 'image_size': 100, 'crop_size': 84,
-        'observation': 'pixels',
+        'agent': 'sac', 'domain_name': 'walker', 'task_name': 'walk',
+        'action_repeat': 2, 'frame_stack': 3, 'image_size': 100,
+        'crop_size': 84, 'observation': 'pixels',
         'camera_id': 1, 'seed': 7, 'precision': 'mixed_bfloat16',
         'env_step': 20, 'eval_return_mean': 3.0})
+
+  def test_policy_info_of_an_atari_run(self):
+    config = config_lib.load_config_file(os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        'configs', 'atari', 'default.py'))
+    config.update(game='pong', seed=3)
+    self.assertEqual(export.policy_info(config, 400, -20.5), {
+        'agent': 'rainbow', 'game': 'pong', 'action_repeat': 4,
+        'noop_max': 30, 'max_episode_frames': 108_000, 'frame_size': 84,
+        'history': 4, 'seed': 3, 'precision': 'float32', 'env_step': 400,
+        'eval_return_mean': -20.5})
 
   @pytest.mark.slow
   def test_loads_without_curl_tf_and_acts_as_in_process(self):

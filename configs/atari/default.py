@@ -7,23 +7,34 @@ argparse defaults (main.py); DER = van Hasselt, Hessel and Aslanides (2019),
 curl_rainbow's defaults equal (Kaixhin/Rainbow's README gives the same
 command). docs/atari/official_settings.md quotes each line.
 
-Budgets are in agent steps; one agent step is 4 emulator frames. The
-paper's 100k is agent steps (400k frames).
+The loop counts environment steps, which here are emulator frames: one agent
+step is action_repeat = 4 frames. The paper's 100k is agent steps, 400k
+frames; logs and eval.csv name both.
 """
 
 import ml_collections
 
 
-def get_config():
-  """Returns the Atari100k defaults; per-game configs set `game`."""
+# curl_rainbow's agent.py lowers the contrastive loss's weight to 0.01 for
+# these games and keeps 1 for the others.
+_CURL_COEF_0_01 = ('pong', 'boxing', 'private_eye', 'freeway')
+
+
+def get_config(game: str = 'ms_pacman'):
+  """Returns the Atari100k settings for `game` (an ale-py ROM id).
+
+  Per-game configs call this; `--config=configs/atari/default.py:pong` does
+  the same from the command line.
+  """
   config = ml_collections.ConfigDict()
   config.agent = 'rainbow'
 
   # --- Environment (curl_rainbow env.py; curl_tf/envs/atari.py) ----------
   # ale-py ROM id; Table 2's 26 are curl_tf.envs.atari.ATARI_100K_GAMES.
-  config.game = 'ms_pacman'
-  # Emulator frames per agent step, the last two max-pooled (env.py).
-  config.frame_skip = 4
+  config.game = game
+  # Emulator frames per agent step (the frame skip), the last two max-pooled
+  # (env.py). The loop's env steps are these frames.
+  config.action_repeat = 4
   # A new game starts with 0..noop_max-1 no-op frames (random.randrange(30)).
   config.noop_max = 30
   # Episode cap in emulator frames (main.py --max-episode-length 108e3).
@@ -32,18 +43,25 @@ def get_config():
   config.frame_size = 84
   config.history = 4
 
-  # --- Budget and schedule (agent steps) ---------------------------------
-  # main.py --T-max 1e5.
-  config.num_agent_steps = 100_000
-  # Updates begin at this step (main.py --learn-start 1600), one update per
-  # agent step after it (--replay-frequency 1).
+  # --- Budget and schedule (env steps = frames) ---------------------------
+  # 100k agent steps (main.py --T-max 1e5), 400k frames.
+  config.num_env_steps = 400_000
+  # curl_rainbow acts with its (noisy) network from the first step: no
+  # uniform-random warm-up.
+  config.num_random_agent_steps = 0
+  # Updates begin at this agent step (main.py --learn-start 1600), one
+  # update per agent step after it (--replay-frequency 1).
   config.learning_starts_agent_steps = 1_600
-  # Evaluation cadence and size (main.py --evaluation-interval 10000,
-  # --evaluation-episodes 10): whole games, raw scores, noise off,
+  # Evaluation every 10k agent steps (main.py --evaluation-interval 10000)
+  # of 10 whole games (--evaluation-episodes 10), raw scores, noise off,
   # epsilon-greedy with eval_epsilon (agent.py act_e_greedy's 0.001).
-  config.eval_every_agent_steps = 10_000
-  config.eval_episodes = 10
+  config.eval_every_env_steps = 40_000
+  config.num_eval_episodes = 10
   config.eval_epsilon = 0.001
+  # Progress lines and TensorBoard every 1k agent steps; checkpoints (agent,
+  # loop state and replay) every 10k.
+  config.log_every_env_steps = 4_000
+  config.checkpoint_every_env_steps = 40_000
 
   # --- Network (curl_rainbow model.py, --architecture data-efficient) ----
   config.hidden_units = 256  # --hidden-size
@@ -54,6 +72,8 @@ def get_config():
 
   # --- Learning (main.py; DER Table) -------------------------------------
   config.batch_size = 32  # --batch-size
+  # Batches the tf.data pipeline prepares ahead of the learner.
+  config.prefetch_batches = 2
   config.multi_step = 20  # --multi-step
   config.discount = 0.99  # --discount
   # Hard copy of the online network, in updates (--target-update 2000).
@@ -72,9 +92,8 @@ def get_config():
 
   # --- CURL (curl_rainbow agent.py and model.py) -------------------------
   # Weight of the contrastive loss: 1, but 0.01 for pong, boxing,
-  # private_eye and freeway (agent.py's self.coeff); those games' configs
-  # set it.
-  config.curl_coef = 1.0
+  # private_eye and freeway (agent.py's self.coeff).
+  config.curl_coef = 0.01 if game in _CURL_COEF_0_01 else 1.0
   # Momentum of the key network, updated after every update (0.999).
   config.curl_momentum = 0.999
   # Codes compared by W (model.py: 576 -> 256 -> 128).
@@ -85,5 +104,8 @@ def get_config():
   # crop 80, pad 4, crop 84).
   config.shift_pad = 4
 
+  # The learner runs in float32 on one device.
+  config.precision = 'float32'
+  config.strategy = 'default'
   config.seed = 1
   return config

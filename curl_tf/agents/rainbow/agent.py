@@ -34,6 +34,7 @@ from tf_agents.policies import greedy_policy
 from curl_tf import contrastive
 from curl_tf.agents.rainbow import losses
 from curl_tf.agents.rainbow import networks
+from curl_tf.agents.rainbow import replay
 
 Batch = Dict[str, tf.Tensor]
 Metrics = Dict[str, tf.Tensor]
@@ -118,6 +119,8 @@ class CurlRainbowAgent(tf.Module):
         q_policy(noisy=False), epsilon=config.eval_epsilon)
     self.train_step_counter = tf.Variable(0, dtype=tf.int64, trainable=False,
                                           name='train_step')
+    # New replay items' priority; kept here so the checkpoint holds it.
+    self.max_priority = replay.MaxPriority()
     frames = tf.zeros([1] + observation_spec.shape.as_list(),
                       observation_spec.dtype)
     for net in (self.online, self.target, self.momentum):
@@ -146,7 +149,8 @@ class CurlRainbowAgent(tf.Module):
     return {'online': self.online, 'target': self.target,
             'momentum': self.momentum, 'W': self.similarity.w,
             'optimizer': self.optimizer,
-            'train_step': self.train_step_counter}
+            'train_step': self.train_step_counter,
+            'max_priority': self.max_priority.variable}
 
   def update_target(self) -> None:
     """Copies the online network into the target network."""

@@ -31,20 +31,26 @@ from curl_tf.agents.rainbow import losses
 TABLE_NAME = 'nstep_replay'
 
 
-class MaxPriority:
-  """The largest priority the learner has set: new items start with it."""
+class MaxPriority(tf.Module):
+  """The largest priority the learner has set: new items start with it.
+
+  A variable, so the agent's checkpoint keeps it across a resume. The
+  learner raises it; the collector's writer reads it.
+  """
 
   def __init__(self, initial: float = 1.0):
-    self._value = initial
+    super().__init__(name='max_priority')
+    self.variable = tf.Variable(initial, dtype=tf.float64, trainable=False,
+                                name='max_priority')
     self._lock = threading.Lock()
 
   @property
   def value(self) -> float:
-    return self._value
+    return float(self.variable.numpy())
 
   def raise_to(self, priorities: np.ndarray) -> None:
     with self._lock:
-      self._value = max(self._value, float(np.max(priorities)))
+      self.variable.assign(max(self.value, float(np.max(priorities))))
 
 
 def table_signature(frame_size: int) -> Dict[str, tf.TensorSpec]:
