@@ -627,6 +627,9 @@ def describe_config_load_error(error: Exception, argv: Sequence[str]) -> str:
     name, _, hint = text.partition('\n')
     if re.fullmatch(r"'[\w.]+'", name):
       hint = _one_line(hint)
+      # With no close name, config_dict's hint is the bare 'unknown error'.
+      if hint == 'unknown error':
+        hint = ''
       return f'unknown config field {name}' + (f' ({hint})' if hint else '')
   return f'cannot load the config: {type(error).__name__}: {_one_line(text)}'
 

@@ -331,6 +331,14 @@ class CommandLineErrorsTest(parameterized.TestCase):
         "unknown config field 'batch_sise' (Did you mean \"batch_size\" "
         'instead of "batch_sise"?)')
 
+  def test_unknown_field_with_no_close_name(self):
+    config = _config('default')
+    config.lock()
+    error = self._raised(lambda: config['zzz'])
+    self.assertEqual(
+        config_lib.describe_config_load_error(error, ['main.py']),
+        "unknown config field 'zzz'")
+
   def test_flag_error_on_one_line(self):
     error = flags.IllegalFlagValueError('flag --x=1: bad\n  really bad')
     self.assertEqual(
