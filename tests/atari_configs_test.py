@@ -1,4 +1,4 @@
-"""Tests for configs/atari/: every file loads and validates; Table 2's settings."""
+"""Tests for configs/atari/: every file validates; Table 2's settings."""
 
 import glob
 import os

@@ -146,7 +146,8 @@ class TrainStepTest(absltest.TestCase):
     self.assertGreater(float(metrics['gradient_norm']), 1e-2)
     # Adam's first moment after one step is (1 - beta_1) g = 0.1 g: the
     # gradient it saw had the clipped global norm.
-    first_moments = agent.optimizer._momentums  # pylint: disable=protected-access
+    # pylint: disable-next=protected-access
+    first_moments = agent.optimizer._momentums
     self.assertLen(first_moments, len(agent.trainable_weights))
     self.assertAlmostEqual(float(tf.linalg.global_norm(first_moments)),
                            0.1 * 1e-3, delta=1e-7)

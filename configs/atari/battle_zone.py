@@ -1,6 +1,8 @@
 """Atari100k Battle Zone. Table 2: CURL 11208.0, random 3285.71, human 37800.
 
-Run: python main.py --config=configs/atari/battle_zone.py --workdir=/tmp/battle_zone
+Run:
+  python main.py --config=configs/atari/battle_zone.py \
+      --workdir=/tmp/battle_zone
 """
 
 import os

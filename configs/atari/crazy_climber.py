@@ -1,6 +1,8 @@
 """Atari100k Crazy Climber. Table 2: CURL 27805.6, random 10780.5, human 35411.
 
-Run: python main.py --config=configs/atari/crazy_climber.py --workdir=/tmp/crazy_climber
+Run:
+  python main.py --config=configs/atari/crazy_climber.py \
+      --workdir=/tmp/crazy_climber
 """
 
 import os

@@ -1,6 +1,8 @@
 """Atari100k Demon Attack. Table 2: CURL 834.0, random 152.1, human 3401.
 
-Run: python main.py --config=configs/atari/demon_attack.py --workdir=/tmp/demon_attack
+Run:
+  python main.py --config=configs/atari/demon_attack.py \
+      --workdir=/tmp/demon_attack
 """
 
 import os

@@ -1,6 +1,8 @@
 """Atari100k Kung Fu Master. Table 2: CURL 14280, random 258.5, human 22736.3.
 
-Run: python main.py --config=configs/atari/kung_fu_master.py --workdir=/tmp/kung_fu_master
+Run:
+  python main.py --config=configs/atari/kung_fu_master.py \
+      --workdir=/tmp/kung_fu_master
 """
 
 import os

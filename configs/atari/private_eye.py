@@ -1,6 +1,8 @@
 """Atari100k Private Eye. Table 2: CURL 105.2, random 24.9, human 69571.3.
 
-Run: python main.py --config=configs/atari/private_eye.py --workdir=/tmp/private_eye
+Run:
+  python main.py --config=configs/atari/private_eye.py \
+      --workdir=/tmp/private_eye
 """
 
 import os

@@ -1,6 +1,8 @@
 """Atari100k Road Runner. Table 2: CURL 6786.7, random 11.5, human 7845.0.
 
-Run: python main.py --config=configs/atari/road_runner.py --workdir=/tmp/road_runner
+Run:
+  python main.py --config=configs/atari/road_runner.py \
+      --workdir=/tmp/road_runner
 """
 
 import os

@@ -1,9 +1,9 @@
 """Atari 2600 games under the Atari100k protocol, as TF-Agents PyEnvironments.
 
 The protocol is the one CURL's Table 2 was run with, the settings of
-Data-Efficient Rainbow (van Hasselt et al., 2019) as aravindsrinivas/curl_rainbow
-implements them (env.py and main.py there; docs/atari/official_settings.md
-lists each with its line):
+Data-Efficient Rainbow (van Hasselt et al., 2019) as
+aravindsrinivas/curl_rainbow implements them (env.py and main.py there;
+docs/atari/official_settings.md lists each with its line):
 - the ALE without sticky actions (`repeat_action_probability` 0), which
   ale-py otherwise sets to 0.25;
 - each agent step repeats the action for 4 emulator frames; the observed frame

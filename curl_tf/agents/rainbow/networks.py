@@ -49,7 +49,7 @@ _LAYER_NORM_EPSILON = 1e-5
 
 
 def _scaled_noise(size: int, seed: Optional[tf.Tensor]) -> tf.Tensor:
-  """f(eps) = sign(eps) sqrt(|eps|), eps ~ N(0, 1) (Fortunato et al., eq. 11)."""
+  """f(eps) = sign(eps) sqrt(|eps|), eps ~ N(0, 1) (Fortunato et al.)."""
   if seed is None:
     noise = tf.random.normal([size])
   else:
