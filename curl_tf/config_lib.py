@@ -169,6 +169,13 @@ def _in_interval(low: float, high: float, closed_low: bool,
   return check
 
 
+def _none_or(check: _Check) -> _Check:
+  def none_or_check(value):
+    expected = None if value is None else check(value)
+    return None if expected is None else f'None or {expected}'
+  return none_or_check
+
+
 def _bool(value):
   return None if isinstance(value, bool) else 'True or False'
 
@@ -189,7 +196,6 @@ _LOOP_CHECKS = {
     'prefetch_batches': _positive_int,
     'hidden_units': _positive_int,
     'discount': _in_interval(0.0, 1.0, True, True),
-    'curl_coef': _non_negative,
     'precision': _one_of('float32', 'mixed_bfloat16', 'mixed_float16',
                          'auto'),
     'strategy': _one_of('auto', 'default', 'mirrored', 'tpu'),
@@ -227,6 +233,7 @@ _SAC_CHECKS = {
     'similarity': _one_of('bilinear', 'cosine'),
     'curl_temperature': _positive,
     'key_encoder': _one_of('momentum', 'query'),
+    'curl_coef': _non_negative,
     'jit_compile': _bool,
 }
 
@@ -251,6 +258,7 @@ _RAINBOW_CHECKS = {
     'max_gradient_norm': _positive,
     'priority_exponent': _in_interval(0.0, 1.0, True, True),
     'is_exponent_start': _in_interval(0.0, 1.0, True, True),
+    'curl_coef': _none_or(_non_negative),
     'curl_momentum': _in_interval(0.0, 1.0, True, False),
     'curl_code_units': _positive_int,
     'curl_logit_scale': _positive,

@@ -12,6 +12,7 @@ from tf_agents.trajectories import time_step as ts
 
 from curl_tf import replay as replay_lib
 from curl_tf.agents.rainbow import agent as agent_lib
+from curl_tf.agents.rainbow import builder
 from curl_tf.agents.rainbow import losses
 from curl_tf.agents.rainbow import replay
 
@@ -154,17 +155,8 @@ class TrainStepTest(absltest.TestCase):
 
   def test_priorities_reach_the_table(self):
     config = _config()
-    server = replay_lib.start_server(replay.make_table(config))
-    self.addCleanup(server.close)
+    server = _filled_server(self, config)
     max_priority = replay.MaxPriority()
-    rng = np.random.default_rng(0)
-    with replay.NStepWriter(server.address, server.table_name, history=4,
-                            n=config.multi_step,
-                            max_priority=max_priority) as writer:
-      writer.start_episode(rng.integers(0, 256, (84, 84, 1), np.uint8))
-      for step in range(30):
-        writer.add(step % ACTIONS, 1.0, 1.0 if step < 29 else 0.0,
-                   rng.integers(0, 256, (84, 84, 1), np.uint8))
     batch = next(iter(replay.make_dataset(
         server.address, server.table_name,
         replay.settings_from_config(config))))
@@ -185,6 +177,67 @@ class TrainStepTest(absltest.TestCase):
     self.assertNotEmpty(set(expected) & set(seen))
     self.assertAlmostEqual(max_priority.value,
                            max(1.0, max(expected.values())), places=6)
+
+
+def _filled_server(test, config):
+  """A served table holding one 30-step episode of random frames."""
+  server = replay_lib.start_server(replay.make_table(config))
+  test.addCleanup(server.close)
+  rng = np.random.default_rng(0)
+  with replay.NStepWriter(server.address, server.table_name, history=4,
+                          n=config.multi_step,
+                          max_priority=replay.MaxPriority()) as writer:
+    writer.start_episode(rng.integers(0, 256, (84, 84, 1), np.uint8))
+    for step in range(30):
+      writer.add(step % ACTIONS, 1.0, 1.0 if step < 29 else 0.0,
+                 rng.integers(0, 256, (84, 84, 1), np.uint8))
+  return server
+
+
+class CurlCoefTest(absltest.TestCase):
+
+  def test_official_weight_per_game_unless_set(self):
+    for game, weight in (('pong', 0.01), ('boxing', 0.01),
+                         ('private_eye', 0.01), ('freeway', 0.01),
+                         ('alien', 1.0), ('ms_pacman', 1.0)):
+      self.assertEqual(agent_lib.curl_coef(_config(game=game)), weight, game)
+    self.assertEqual(agent_lib.curl_coef(_config(game='pong', curl_coef=0.5)),
+                     0.5)
+    self.assertEqual(agent_lib.curl_coef(_config(curl_coef=0.0)), 0.0)
+
+
+class LearnerTest(absltest.TestCase):
+
+  def test_exponent_schedule_target_copies_and_priorities(self):
+    config = _config(target_update_period=4, num_env_steps=4_000,
+                     learning_starts_agent_steps=100)
+    server = _filled_server(self, config)
+    agent = _agent(target_update_period=4, num_env_steps=4_000,
+                   learning_starts_agent_steps=100)
+    learner = builder.Learner(config, agent, server)
+    # 0.4 at the first update (agent step 100), 1 at the last (1,000),
+    # linear between.
+    for step, beta in ((50, 0.4), (100, 0.4), (550, 0.7), (1_000, 1.0)):
+      self.assertAlmostEqual(learner.is_exponent(step), beta, msg=step)
+
+    def target_is_online():
+      return all(np.array_equal(t.numpy(), o.numpy()) for t, o in
+                 zip(agent.target.weights, agent.online.weights))
+
+    batch = learner.next_batch()
+    metrics = learner.step(batch, agent_step=101)
+    self.assertFalse(target_is_online())
+    self.assertAlmostEqual(metrics['is_exponent'], 0.4 + 0.6 / 900)
+    # The items just trained on now hold their losses as priorities.
+    client = reverb.Client(server.address)
+    written = {s.info.key: s.info.priority for s in client.sample(
+        server.table_name, num_samples=300, emit_timesteps=False)}
+    keys = batch['key'].numpy().tolist()
+    self.assertNotEmpty(set(keys) & set(written))
+    for key in set(keys) & set(written):
+      self.assertNotEqual(written[key], 1.0)
+    learner.step(learner.next_batch(), agent_step=104)
+    self.assertTrue(target_is_online())
 
 
 class PolicyTest(absltest.TestCase):

@@ -15,11 +15,6 @@ frames; logs and eval.csv name both.
 import ml_collections
 
 
-# curl_rainbow's agent.py lowers the contrastive loss's weight to 0.01 for
-# these games and keeps 1 for the others.
-_CURL_COEF_0_01 = ('pong', 'boxing', 'private_eye', 'freeway')
-
-
 def get_config(game: str = 'ms_pacman'):
   """Returns the Atari100k settings for `game` (an ale-py ROM id).
 
@@ -91,9 +86,10 @@ def get_config(game: str = 'ms_pacman'):
   config.is_exponent_start = 0.4
 
   # --- CURL (curl_rainbow agent.py and model.py) -------------------------
-  # Weight of the contrastive loss: 1, but 0.01 for pong, boxing,
-  # private_eye and freeway (agent.py's self.coeff).
-  config.curl_coef = 0.01 if game in _CURL_COEF_0_01 else 1.0
+  # Weight of the contrastive loss. None: curl_rainbow's for the game, 0.01
+  # for pong, boxing, private_eye and freeway, 1 otherwise (agent.py's
+  # self.coeff); a number overrides it (0: Rainbow without CURL).
+  config.curl_coef = ml_collections.config_dict.placeholder(float)
   # Momentum of the key network, updated after every update (0.999).
   config.curl_momentum = 0.999
   # Codes compared by W (model.py: 576 -> 256 -> 128).

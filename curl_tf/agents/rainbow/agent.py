@@ -32,12 +32,25 @@ from tf_agents.policies import epsilon_greedy_policy
 from tf_agents.policies import greedy_policy
 
 from curl_tf import contrastive
+from curl_tf import optimizers
 from curl_tf.agents.rainbow import losses
 from curl_tf.agents.rainbow import networks
 from curl_tf.agents.rainbow import replay
 
 Batch = Dict[str, tf.Tensor]
 Metrics = Dict[str, tf.Tensor]
+
+# curl_rainbow's agent.py lowers the contrastive loss's weight to 0.01 for
+# these games and keeps 1 for the others.
+CURL_COEF_0_01_GAMES = ('pong', 'boxing', 'private_eye', 'freeway')
+
+
+def curl_coef(config) -> float:
+  """config.curl_coef, or curl_rainbow's weight for the game when None."""
+  if config.curl_coef is not None:
+    return float(config.curl_coef)
+  return 0.01 if config.game in CURL_COEF_0_01_GAMES else 1.0
+
 
 # A priority of 0 would never be sampled again; the CE can round to it.
 _MIN_PRIORITY = 1e-6
@@ -86,7 +99,7 @@ class CurlRainbowAgent(tf.Module):
     self.num_actions = num_actions
     self.time_step_spec = time_step_spec
     self.action_spec = action_spec
-    self._curl_coef = config.curl_coef
+    self._curl_coef = curl_coef(config)
     self._curl_logit_scale = config.curl_logit_scale
     self._momentum_tau = 1.0 - config.curl_momentum
     self._clip_norm = config.max_gradient_norm
@@ -102,7 +115,9 @@ class CurlRainbowAgent(tf.Module):
     self.momentum = network('momentum')
     self.similarity = contrastive.BilinearSimilarity(config.curl_code_units)
     self.atoms = losses.support(config.num_atoms, config.v_min, config.v_max)
-    self.optimizer = tf.keras.optimizers.Adam(
+    # PyTorch's Adam, as curl_rainbow's: its epsilon (1.5e-4) is added after
+    # the bias correction, where Keras' would be added before it.
+    self.optimizer = optimizers.TorchAdam(
         learning_rate=config.learning_rate, epsilon=config.adam_epsilon)
     observation_spec = time_step_spec.observation
 

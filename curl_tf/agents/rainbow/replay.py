@@ -242,7 +242,7 @@ def settings_from_config(config) -> DatasetSettings:
   return DatasetSettings(
       history=config.history, n=config.multi_step, gamma=config.discount,
       batch_size=config.batch_size, shift_pad=config.shift_pad,
-      seed=config.seed)
+      seed=config.seed, prefetch_batches=config.prefetch_batches)
 
 
 def make_dataset(address: str, table_name: str, settings: DatasetSettings,
