@@ -84,14 +84,14 @@ class Learner:
     return beta0 + (1.0 - beta0) * progress
 
   def step(self, batch, agent_step: int) -> Dict[str, tf.Tensor]:
-    metrics = self._agent.train(
-        batch, tf.constant(self.is_exponent(agent_step), tf.float32))
+    is_exponent = self.is_exponent(agent_step)
+    metrics = self._agent.train(batch, tf.constant(is_exponent, tf.float32))
     replay.update_priorities(self._client, self._table_name,
                              batch['key'].numpy(),
                              metrics.pop('priorities').numpy(),
                              self._agent.max_priority)
     if agent_step % self._config.target_update_period == 0:
       self._agent.update_target()
-    metrics['is_exponent'] = self.is_exponent(agent_step)
+    metrics['is_exponent'] = is_exponent
     metrics['max_priority'] = self._agent.max_priority.value
     return metrics
