@@ -24,6 +24,9 @@ Measurements (each a function returning a dict; `--only` picks them):
   the loop hides behind the train step.
 * full_replay (own process): RSS of a process training at batch 512 with
   100k real transitions in replay.
+* atari: CURL-Rainbow's update at batch 32 (updates/s), agent steps/s of its
+  whole training loop, and replay bytes per stored 84x84 frame
+  (agents/rainbow/benchmark.py).
 
 With --official_repo (a checkout of github.com/MishaLaskin/curl) and
 --official_python (an interpreter with torch), the official PyTorch agent's
@@ -54,7 +57,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Callable, Dict, List, NoReturn, Optional, Sequence
+from typing import Callable, Dict, NoReturn, Optional, Sequence
 
 # Set before anything imports dm_control (which picks its GL backend then)
 # or TensorFlow (whose C++ INFO lines would bury the table).
@@ -65,10 +68,10 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 from absl import app
 from absl import flags
 import numpy as np
-import psutil
 import tensorflow as tf
 from tf_agents.policies import py_tf_eager_policy
 
+from curl_tf.agents.rainbow import benchmark as atari_benchmark
 from curl_tf.agents.sac import agent as agent_lib
 from curl_tf.agents.sac import networks
 from curl_tf import collector as collector_lib
@@ -78,6 +81,7 @@ from curl_tf.envs import dmc
 from curl_tf import official_update
 from curl_tf import precision
 from curl_tf import replay
+from curl_tf import timing
 from curl_tf import train_lib
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
@@ -90,7 +94,7 @@ _QUICK = flags.DEFINE_bool('quick', False,
 _ONLY = flags.DEFINE_list('only', None,
                           'Measurements to run (default all): '
                           'train_step, encoder, replay, collect, train_loop, '
-                          'overlap, full_replay.')
+                          'overlap, full_replay, atari.')
 
 _LEARNER_THREADS = flags.DEFINE_integer(
     'learner_threads', None,
@@ -153,6 +157,11 @@ class Budget:
     full_replay_transitions: transitions written into the full-replay
       measurement's table (its capacity is 100k; more evicts).
     full_replay_train_steps: train steps at batch 512 on that table.
+    atari_replay_steps: random Atari agent steps written to replay.
+    atari_update_steps: timed CURL-Rainbow updates (batch 32).
+    atari_loop_random_steps: random agent steps before the Atari loop
+      learns.
+    atari_loop_learning_steps: learning agent steps of the Atari loop.
   """
   warmup_steps: int
   b128_steps: int
@@ -167,18 +176,26 @@ class Budget:
   overlap_steps: int
   full_replay_transitions: int
   full_replay_train_steps: int
+  atari_replay_steps: int
+  atari_update_steps: int
+  atari_loop_random_steps: int
+  atari_loop_learning_steps: int
 
 
 FULL = Budget(warmup_steps=4, b128_steps=20, b512_steps=6,
               sequential_steps=10, encoder_reps=10, transitions=10_000,
               pipeline_batches=100, collect_steps=200, loop_random_steps=100,
               loop_learning_steps=176, overlap_steps=300,
-              full_replay_transitions=110_000, full_replay_train_steps=6)
+              full_replay_transitions=110_000, full_replay_train_steps=6,
+              atari_replay_steps=10_000, atari_update_steps=50,
+              atari_loop_random_steps=200, atari_loop_learning_steps=400)
 QUICK = Budget(warmup_steps=2, b128_steps=4, b512_steps=2,
                sequential_steps=2, encoder_reps=3, transitions=600,
                pipeline_batches=5, collect_steps=20, loop_random_steps=20,
                loop_learning_steps=10, overlap_steps=10,
-               full_replay_transitions=1_000, full_replay_train_steps=2)
+               full_replay_transitions=1_000, full_replay_train_steps=2,
+               atari_replay_steps=300, atari_update_steps=3,
+               atari_loop_random_steps=40, atari_loop_learning_steps=10)
 
 # Batch of the overlap measurement: small, so that the render time the loop
 # must hide is a visible share of a one-thread train step.
@@ -249,32 +266,6 @@ def flop_limit_ms(batch_size: int, flops_per_image: float,
   return 1000.0 * passes * batch_size * flops_per_image / flops_per_s
 
 
-def _median_and_mean_ms(seconds: Sequence[float]):
-  ms = 1000.0 * np.asarray(seconds)
-  return float(np.median(ms)), float(np.mean(ms))
-
-
-def _time_calls(fn: Callable[[], object], count: int) -> List[float]:
-  """Seconds of each of `count` calls of `fn` (which must block)."""
-  seconds = []
-  for _ in range(count):
-    start = time.perf_counter()
-    fn()
-    seconds.append(time.perf_counter() - start)
-  return seconds
-
-
-def _rss() -> int:
-  gc.collect()
-  return psutil.Process().memory_info().rss
-
-
-def _cpu_seconds() -> float:
-  # All threads of this process: tf.data's, Reverb's server and client.
-  times = psutil.Process().cpu_times()
-  return times.user + times.system
-
-
 # --- Measurements ------------------------------------------------------------
 
 
@@ -319,8 +310,8 @@ def time_train_step(config, batch_size: int, num_steps: int,
     # Reading a metric waits for the whole step.
     float(agent.train(batch).extra['critic_loss'])
 
-  _time_calls(step, warmup_steps)
-  return _median_and_mean_ms(_time_calls(step, num_steps))
+  timing.time_calls(step, warmup_steps)
+  return timing.median_and_mean_ms(timing.time_calls(step, num_steps))
 
 
 def measure_train_step(budget: Budget) -> Dict[str, float]:
@@ -378,9 +369,9 @@ def _encoder_rate(config, budget: Budget,
   pixels = tf.constant(np.random.default_rng(0).integers(
       0, 256, (batch_size, config.crop_size, config.crop_size, channels),
       dtype=np.uint8))
-  _time_calls(lambda: forward(pixels).numpy(), 3)  # Trace and settle.
-  forward_ms, _ = _median_and_mean_ms(
-      _time_calls(lambda: forward(pixels).numpy(), budget.encoder_reps))
+  timing.time_calls(lambda: forward(pixels).numpy(), 3)  # Trace and settle.
+  forward_ms, _ = timing.median_and_mean_ms(
+      timing.time_calls(lambda: forward(pixels).numpy(), budget.encoder_reps))
   flops_per_s = batch_size * flops_per_image / (forward_ms / 1000.0)
   rates = {
       'encoder_forward_ms_b128': forward_ms,
@@ -481,22 +472,22 @@ def measure_pipeline(server: replay.ReplayServer, config, batch_size: int,
     # Reading a value waits for the batch itself, not just its handle.
     next(iterator)['reward'].numpy()
 
-  _time_calls(next_batch, 3)  # Starts the readers and tf.data's threads.
-  cpu_start, start = _cpu_seconds(), time.perf_counter()
-  _time_calls(next_batch, num_batches)
+  timing.time_calls(next_batch, 3)  # Starts the readers and tf.data's threads.
+  cpu_start, start = timing.cpu_seconds(), time.perf_counter()
+  timing.time_calls(next_batch, num_batches)
   wall = time.perf_counter() - start
-  cpu = _cpu_seconds() - cpu_start
+  cpu = timing.cpu_seconds() - cpu_start
   # At full speed the one tf.data thread is busy and Reverb's sampler threads
   # run beside it, so the process uses a little over one core. Paced at a
   # fixed delivery rate (the learner takes 2-3 batches/s at batch 128) the
   # same pipeline shows what that rate costs.
-  paced_cpu_start, paced_start = _cpu_seconds(), time.perf_counter()
+  paced_cpu_start, paced_start = timing.cpu_seconds(), time.perf_counter()
   for i in range(num_batches):
     next_batch()
     time.sleep(max(0.0, paced_start + (i + 1) / PACED_BATCHES_PER_S -
                    time.perf_counter()))
   paced_wall = time.perf_counter() - paced_start
-  paced_cpu = _cpu_seconds() - paced_cpu_start
+  paced_cpu = timing.cpu_seconds() - paced_cpu_start
   return {f'pipeline_batches_per_s_b{batch_size}': num_batches / wall,
           f'pipeline_cpu_cores_b{batch_size}': cpu / wall,
           f'pipeline_paced_batches_per_s_b{batch_size}':
@@ -525,10 +516,10 @@ def measure_replay(budget: Budget) -> Dict[str, float]:
   try:
     writer = replay.ReplayWriter(server.address, server.table_name,
                                  config.frame_stack)
-    rss_before = _rss()
+    rss_before = timing.rss()
     write_transitions(transitions, writer)
     writer.close()
-    rss_after = _rss()
+    rss_after = timing.rss()
     if replay.table_size(server.address, server.table_name) != count:
       raise RuntimeError('not every transition reached the table')
     bytes_per_transition = (rss_after - rss_before) / count
@@ -574,8 +565,8 @@ def measure_collect(budget: Budget, warmup_steps: int = 5) -> Dict[str, float]:
     time_step, _ = collector.step(policy.action(time_step).action)
 
   try:
-    _time_calls(agent_step, warmup_steps)  # Traces the policy.
-    seconds = sum(_time_calls(agent_step, budget.collect_steps))
+    timing.time_calls(agent_step, warmup_steps)  # Traces the policy.
+    seconds = sum(timing.time_calls(agent_step, budget.collect_steps))
   finally:
     writer.close()
     server.close()
@@ -727,7 +718,7 @@ def measure_full_replay_child(budget: Budget) -> Dict[str, float]:
     iterator = iter(dataset)
     for _ in range(budget.full_replay_train_steps):
       float(agent.train(next(iterator)).extra['critic_loss'])
-    rss = _rss()
+    rss = timing.rss()
   finally:
     server.close()
   # ru_maxrss is in KiB on Linux.
@@ -780,6 +771,17 @@ def add_speedups(results: Dict[str, object]) -> None:
         results['train_step_ms_b128'] / results['train_step_ms_b128_bf16'])
 
 
+def measure_atari(budget: Budget) -> Dict[str, float]:
+  """CURL-Rainbow's figures (agents/rainbow/benchmark.py)."""
+  repo_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  return atari_benchmark.measure(
+      repo_root, replay_agent_steps=budget.atari_replay_steps,
+      update_steps=budget.atari_update_steps,
+      warmup_steps=budget.warmup_steps,
+      loop_random_steps=budget.atari_loop_random_steps,
+      loop_learning_steps=budget.atari_loop_learning_steps)
+
+
 MEASUREMENTS = {
     'train_step': measure_train_step,
     'encoder': measure_encoder,
@@ -788,6 +790,7 @@ MEASUREMENTS = {
     'train_loop': measure_train_loop,
     'overlap': measure_overlap,
     'full_replay': measure_full_replay,
+    'atari': measure_atari,
 }
 # Run by the measurements above in a fresh process; not part of a default run.
 CHILD_MEASUREMENTS = {
@@ -870,6 +873,12 @@ ROWS = (
     Row('overlap_serial_bound_env_steps_per_s', 'env steps/s'),
     Row('overlap_hidden_fraction', 'of collect time', '>= 0.5',
         lambda r: r['overlap_hidden_fraction'] >= 0.5),
+    Row('atari_replay_frames', 'frames (84x84)'),
+    Row('atari_replay_bytes_per_frame', 'bytes (raw frame: 7,056)'),
+    Row('atari_update_ms_b32', 'ms (CURL-Rainbow, b32)'),
+    Row('atari_updates_per_s', 'updates/s'),
+    Row('atari_loop_agent_steps_per_s', 'agent steps/s (loop)'),
+    Row('atari_loop_frames_per_s', 'frames/s (loop)'),
 )
 
 

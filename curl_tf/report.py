@@ -1,4 +1,4 @@
-r"""Our runs beside the paper: Table 1, learning curves, rliable aggregates.
+r"""Our runs beside the paper: Tables 1 and 2, curves, rliable aggregates.
 
   python -m curl_tf.report --root=runs/table1 [--out=runs/table1/report]
 
@@ -10,7 +10,9 @@ curl_tf/sweep.py) and writes into OUT:
   the aggregate metrics; links to the curves; and what is missing.
 - <task>.png: the mean learning curve over seeds with a 95% bootstrap band,
   and the paper's 100k and 500k scores marked.
-The table is printed too.
+The table is printed too. CURL-Rainbow runs (config.json's `agent:
+rainbow`) go beside Table 2 instead, with human-normalised scores (see
+curl_tf/atari_report.py); a root may hold both kinds.
 
 Aggregates use rliable (Agarwal et al., 2021): IQM, median, mean and
 optimality gap of returns normalised by 1000 (DMC's maximum), with 95%
@@ -328,11 +330,37 @@ def settings_lines(tasks: Sequence[TaskResult]) -> List[str]:
 def write_report(root: str, out: str, reps: int = 10_000) -> str:
   """Writes report.md and one PNG per task into `out`; returns the table.
 
+  DeepMind Control runs go beside Table 1, CURL-Rainbow's (config.json's
+  `agent: rainbow`) beside Table 2 (curl_tf/atari_report.py).
+
   Raises:
     ResultsError: `root` holds no run.
   """
-  tasks = task_results(results.find_runs(root))
+  # Imported here: atari_report builds on this module's helpers.
+  from curl_tf import atari_report  # pylint: disable=g-import-not-at-top
+  runs_by_task = results.find_runs(root)
   os.makedirs(out, exist_ok=True)
+  lines, printed = [], []
+  dmc_runs = {task: runs for task, runs in runs_by_task.items()
+              if not atari_report.is_atari(runs)}
+  if dmc_runs:
+    table1_lines, table1 = table1_section(dmc_runs, root, out, reps)
+    lines += table1_lines
+    printed.append(table1)
+  games = atari_report.game_results(runs_by_task)
+  if games:
+    lines += ([''] if lines else []) + atari_report.section(games, out, reps)
+    printed.append(text_table(atari_report.table_rows(games)) + ''.join(
+        f'\n{g.task}: {note}' for g in games for note in g.notes()))
+  with open(os.path.join(out, 'report.md'), 'w') as f:
+    f.write('\n'.join(lines) + '\n')
+  return '\n\n'.join(printed)
+
+
+def table1_section(runs_by_task: Dict[str, List[results.Run]], root: str,
+                   out: str, reps: int):
+  """report.md's Table 1 part and the printed table; writes the PNGs."""
+  tasks = task_results(runs_by_task)
   rows = table_rows(tasks)
   lines = ['# curl_tf results beside CURL\'s Table 1', '',
            f'Runs under `{os.path.abspath(root)}`. Mean +- std (numpy\'s, '
@@ -344,19 +372,26 @@ def write_report(root: str, out: str, reps: int = 10_000) -> str:
                if name in (paper_scores.CURL_PAPER,
                            paper_scores.CURL_DRQ_RERUN)) + '.', '',
            markdown_table(rows), '']
-  settings = settings_lines(tasks)
-  if settings:
-    lines += ['Settings of these runs:', ''] + settings + ['']
   notes = [f'- {t.task}: {note}' for t in tasks for note in t.notes()]
-  if notes:
-    lines += ['(!) Flags:', ''] + notes + ['']
-  lines += aggregate_section(tasks, reps) + ['', '## Learning curves', '']
   for task in tasks:
     plot_task(task, os.path.join(out, f'{task.task}.png'))
-    lines.append(f'![{task.task}]({task.task}.png)')
-  with open(os.path.join(out, 'report.md'), 'w') as f:
-    f.write('\n'.join(lines) + '\n')
-  return text_table(rows) + ('\n' + '\n'.join(notes) if notes else '')
+  lines = section_lines(lines, settings_lines(tasks), notes,
+                        aggregate_section(tasks, reps),
+                        [t.task for t in tasks])
+  return lines, text_table(rows) + ('\n' + '\n'.join(notes) if notes else '')
+
+
+def section_lines(head: List[str], settings: List[str], notes: List[str],
+                  aggregate: List[str], figures: Sequence[str]) -> List[str]:
+  """A table's part of report.md: `head` (title, table), then the runs'
+  settings, the flags, the aggregates and the curves (OUT/<name>.png)."""
+  lines = list(head)
+  if settings:
+    lines += ['Settings of these runs:', ''] + settings + ['']
+  if notes:
+    lines += ['(!) Flags:', ''] + notes + ['']
+  lines += aggregate + ['', '## Learning curves', '']
+  return lines + [f'![{name}]({name}.png)' for name in figures]
 
 
 def run_command(argv: List[str], program: str, root: Optional[str],

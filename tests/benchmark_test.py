@@ -49,7 +49,10 @@ _REQUIRED_KEYS = (
     'overlap_serial_bound_env_steps_per_s', 'full_replay_items',
     'full_replay_rss_gb', 'full_replay_peak_rss_gb',
     'train_step_ms_b128_bf16', 'flop_limit_ms_b128_bf16',
-    'encoder_gflops_per_s_bf16', 'speedup_bf16_vs_float32')
+    'encoder_gflops_per_s_bf16', 'speedup_bf16_vs_float32',
+    'atari_replay_frames', 'atari_replay_bytes_per_frame',
+    'atari_update_ms_b32', 'atari_updates_per_s',
+    'atari_loop_agent_steps_per_s', 'atari_loop_frames_per_s')
 
 # Reported only when the official update was timed in the same run.
 _OFFICIAL_KEYS = (
@@ -312,7 +315,8 @@ class OfficialUpdateTest(absltest.TestCase):
 # happens to hold moves it by megabytes, so a quick run's figure may even be
 # negative. The full benchmark measures it over 10k real frames.
 _ALLOCATOR_FIGURES = ('replay_bytes_per_transition',
-                      'replay_rss_gb_100k_estimate')
+                      'replay_rss_gb_100k_estimate',
+                      'atari_replay_bytes_per_frame')
 _FRACTIONS = ('learner_data_wait_fraction',)
 
 
@@ -364,6 +368,9 @@ class QuickRunTest(absltest.TestCase):
       self.assertIsInstance(passed, bool, name)
     # The quick full-replay table holds every quick write (1,000 < 100k).
     self.assertEqual(results['full_replay_items'], 1_000)
+    # Every step's frame, the first frame and one per episode start after.
+    self.assertGreaterEqual(results['atari_replay_frames'],
+                            benchmark.QUICK.atari_replay_steps + 1)
     # The peak RSS is at least the RSS at the end.
     self.assertGreaterEqual(results['full_replay_peak_rss_gb'],
                             results['full_replay_rss_gb'])
