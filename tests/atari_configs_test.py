@@ -52,7 +52,19 @@ class AtariConfigsTest(parameterized.TestCase):
 
   def test_one_file_per_table_2_game(self):
     names = {os.path.basename(p)[:-3] for p in _FILES}
-    self.assertEqual(names - {'default', 'smoke'}, _TABLE_2)
+    self.assertEqual(names - {'default', 'smoke', 'learning_check'},
+                     _TABLE_2)
+
+  def test_learning_check_departs_only_in_budget_and_evaluations(self):
+    check, default = _load('learning_check'), _load('road_runner')
+    changed = {k for k in default.keys() if check[k] != default[k]}
+    self.assertEqual(changed, {'num_env_steps', 'eval_every_env_steps',
+                               'num_eval_episodes',
+                               'checkpoint_every_env_steps',
+                               'log_every_env_steps'})
+    # 10k agent steps, evaluated every 1,250.
+    self.assertEqual(config_lib.num_agent_steps(check), 10_000)
+    self.assertEqual(check.eval_every_env_steps // check.action_repeat, 1_250)
 
   def test_default_has_exactly_the_rainbow_fields(self):
     self.assertCountEqual(_load('default').keys(),
