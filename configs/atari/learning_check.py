@@ -12,9 +12,9 @@ Measured here at this budget (2026-12-07, 3 evaluation games every 1,250
 agent steps): seed 2 scored 0, 0, 967, 967, 1,000, 1,000, 900, 933, 1,167
 (second-half mean 1,000); seed 1 0, 0, 0, 900, 1,200, 967, 700, 1,033, 933
 (967) and, in the test, 0, 0, 833, 900, 200, 0, 300, 1,167, 200 (373).
-Uniform random scores 0 in each of 10 evaluation games. Tried and not chosen: Ms. Pac-Man
-(70 to 213 by 6,250 agent steps, below random's 307) and Q*bert (stuck at
-150, the best constant action's score, below random's 280).
+Uniform random scores 0 in each of 10 evaluation games. Tried and not
+chosen: Ms. Pac-Man (70 to 213 by 6,250 agent steps, below random's 307) and
+Q*bert (stuck at 150, the best constant action's score, below random's 280).
 
 What it does not show: at this budget the agents have learned to run left,
 which holding LEFT does as well (1,400 points in one game; LEFTFIRE 1,500).
