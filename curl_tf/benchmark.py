@@ -72,7 +72,6 @@ import tensorflow as tf
 from tf_agents.policies import py_tf_eager_policy
 
 from curl_tf.agents.rainbow import benchmark as atari_benchmark
-from curl_tf.agents.sac import agent as agent_lib
 from curl_tf.agents.sac import networks
 from curl_tf import collector as collector_lib
 from curl_tf import config_lib
