@@ -145,19 +145,9 @@ def aggregate_lines(games: Sequence[GameResult], reps: int) -> List[str]:
 
 def plot_game(game: GameResult, path: str) -> None:
   """The mean curve over seeds, its band, and Table 2's scores marked."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use('Agg')
-  from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
-  points = report.curve([r for r in game.runs if r.rows])
-  fig, ax = plt.subplots(figsize=(6, 4))
-  if points:
-    frames, means, lows, highs, _ = map(np.array, zip(*points))
-    agent_steps = frames / (game.frames / AGENT_STEPS)
-    seeds = len(game.runs)
-    ax.plot(agent_steps, means, color='C0',
-            label=f'curl_tf, mean of {seeds} seed{"s" if seeds > 1 else ""}')
-    ax.fill_between(agent_steps, lows, highs, color='C0', alpha=0.25,
-                    label='95% bootstrap CI')
+  fig, ax = report.new_figure()
+  # eval.csv's env steps are frames; the x axis is agent steps.
+  report.plot_mean_curve(ax, game.runs, steps_per_x=game.frames / AGENT_STEPS)
   paper = paper_scores.TABLE2.get(game.game)
   if paper:
     for column, color, marker in zip(PAPER_COLUMNS, ('C3', 'C2', 'C1'),
@@ -175,9 +165,7 @@ def plot_game(game: GameResult, path: str) -> None:
   ax.set_title(game.task)
   ax.grid(alpha=0.3)
   ax.legend(fontsize=7, loc='best')
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
+  report.save_figure(fig, path)
 
 
 def settings_lines(games: Sequence[GameResult]) -> List[str]:
@@ -193,17 +181,21 @@ def settings_lines(games: Sequence[GameResult]) -> List[str]:
   return lines
 
 
-def section(games: Sequence[GameResult], out: str, reps: int) -> List[str]:
-  """report.md's Table 2 part (Markdown lines); writes <task>.png to out."""
+def section(games: Sequence[GameResult], out: str, reps: int):
+  """report.md's Table 2 part (Markdown lines) and the table to print;
+  writes <task>.png to out."""
+  rows = table_rows(games)
   lines = ['# curl_tf CURL-Rainbow beside CURL\'s Table 2', '',
            'Mean +- std (numpy\'s, ddof=0) over seeds of the evaluation score '
            '(raw game score, whole games) at 100k agent steps; HNS = (score - '
            'random) / (human - random). Paper columns: '
            f'{paper_scores.TABLE2_SOURCE}.', '',
-           report.markdown_table(table_rows(games)), '']
+           report.markdown_table(rows), '']
   notes = [f'- {g.task}: {note}' for g in games for note in g.notes()]
   for game in games:
     plot_game(game, f'{out}/{game.task}.png')
-  return report.section_lines(lines, settings_lines(games), notes,
-                              aggregate_lines(games, reps),
-                              [g.task for g in games])
+  lines = report.section_lines(lines, settings_lines(games), notes,
+                               aggregate_lines(games, reps),
+                               [g.task for g in games])
+  return lines, report.text_table(rows) + (
+      '\n' + '\n'.join(notes) if notes else '')

@@ -204,20 +204,40 @@ def curve(runs: Sequence[results.Run]):
   return out
 
 
-def plot_task(task: TaskResult, path: str) -> None:
-  """Writes the task's mean curve, bootstrap band and the paper's marks."""
+def new_figure():
+  """A (figure, axes) pair of the reports' size, drawn without a display."""
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
   from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
-  points = curve([r for r in task.runs if r.rows])
-  fig, ax = plt.subplots(figsize=(6, 4))
-  if points:
-    steps, means, lows, highs, _ = map(np.array, zip(*points))
-    seeds = task.num_seeds
-    ax.plot(steps, means, color='C0',
-            label=f'curl_tf, mean of {seeds} seed{"s" if seeds > 1 else ""}')
-    ax.fill_between(steps, lows, highs, color='C0', alpha=0.25,
-                    label='95% bootstrap CI')
+  return plt.subplots(figsize=(6, 4))
+
+
+def plot_mean_curve(ax, runs: Sequence[results.Run],
+                    steps_per_x: float = 1.0) -> None:
+  """The runs' mean curve and its 95% bootstrap band; x = env step / this."""
+  points = curve([r for r in runs if r.rows])
+  if not points:
+    return
+  steps, means, lows, highs, _ = map(np.array, zip(*points))
+  x = steps / steps_per_x
+  seeds = len(runs)
+  ax.plot(x, means, color='C0',
+          label=f'curl_tf, mean of {seeds} seed{"s" if seeds > 1 else ""}')
+  ax.fill_between(x, lows, highs, color='C0', alpha=0.25,
+                  label='95% bootstrap CI')
+
+
+def save_figure(fig, path: str) -> None:
+  from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
+
+
+def plot_task(task: TaskResult, path: str) -> None:
+  """Writes the task's mean curve, bootstrap band and the paper's marks."""
+  fig, ax = new_figure()
+  plot_mean_curve(ax, task.runs)
   # The DrQ marks sit a little to the right, so both error bars show.
   for system, color, marker, shift in (
       (paper_scores.CURL_PAPER, 'C3', 'o', 0),
@@ -236,9 +256,7 @@ def plot_task(task: TaskResult, path: str) -> None:
   ax.set_title(task.task)
   ax.grid(alpha=0.3)
   ax.legend(fontsize=8, loc='lower right')
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
+  save_figure(fig, path)
 
 
 def mean_std_text(mean: Optional[float], std: Optional[float], n: int = 0,
@@ -349,9 +367,9 @@ def write_report(root: str, out: str, reps: int = 10_000) -> str:
     printed.append(table1)
   games = atari_report.game_results(runs_by_task)
   if games:
-    lines += ([''] if lines else []) + atari_report.section(games, out, reps)
-    printed.append(text_table(atari_report.table_rows(games)) + ''.join(
-        f'\n{g.task}: {note}' for g in games for note in g.notes()))
+    table2_lines, table2 = atari_report.section(games, out, reps)
+    lines += ([''] if lines else []) + table2_lines
+    printed.append(table2)
   with open(os.path.join(out, 'report.md'), 'w') as f:
     f.write('\n'.join(lines) + '\n')
   return '\n\n'.join(printed)

@@ -25,6 +25,7 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 from tf_agents.policies import py_tf_eager_policy
+from tf_agents.policies import random_py_policy
 
 from curl_tf import builders
 from curl_tf import cadence
@@ -62,6 +63,22 @@ def evaluate(env, policy, num_episodes: int) -> List[float]:
       episode_return += float(time_step.reward)
     returns.append(episode_return)
   return returns
+
+
+def random_policy_returns(config, num_episodes: int) -> List[float]:
+  """A uniform random policy's returns on the run's evaluation env.
+
+  The baseline a learned policy is held against: the same env and seed as
+  the run's evaluations (eval_env_seed), actions drawn with config.seed.
+  """
+  env = envs.make_environment(config, seed=eval_env_seed(config),
+                              training=False)
+  policy = random_py_policy.RandomPyPolicy(
+      env.time_step_spec(), env.action_spec(), seed=config.seed)
+  try:
+    return evaluate(env, policy, num_episodes)
+  finally:
+    env.close()
 
 
 def make_agent(config, env):

@@ -20,10 +20,8 @@ import tempfile
 from absl.testing import absltest
 import numpy as np
 import pytest
-from tf_agents.policies import random_py_policy
 
 from curl_tf import config_lib
-from curl_tf import envs
 from curl_tf import results
 from curl_tf import train_lib
 
@@ -43,17 +41,6 @@ RANDOM_EPISODES = 10
 # still and scores 0, hence the mean over five checkpoints.
 RANDOM_MULTIPLE = 2.0
 MIN_MARGIN = 150.0
-
-
-def random_policy_mean(config) -> float:
-  """Uniform random's mean score on the run's evaluation env (whole games)."""
-  env = envs.make_environment(config, seed=train_lib.eval_env_seed(config),
-                              training=False)
-  policy = random_py_policy.RandomPyPolicy(
-      env.time_step_spec(), env.action_spec(), seed=config.seed)
-  returns = train_lib.evaluate(env, policy, RANDOM_EPISODES)
-  env.close()
-  return float(np.mean(returns))
 
 
 @pytest.mark.slow
@@ -83,7 +70,8 @@ class AtariLearningTest(absltest.TestCase):
     second_half = [row.return_mean for row in run.rows
                    if row.env_step >= config.num_env_steps // 2]
     learned = float(np.mean(second_half))
-    random_mean = random_policy_mean(config)
+    random_mean = float(np.mean(train_lib.random_policy_returns(
+        config, RANDOM_EPISODES)))
     summary = (f'{config.game}: learned {learned:.1f} (evaluations '
                f'{", ".join(f"{r.return_mean:.0f}" for r in run.rows)}); '
                f'random {random_mean:.1f}')

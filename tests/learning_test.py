@@ -30,10 +30,8 @@ import tempfile
 from absl.testing import absltest
 import numpy as np
 import pytest
-from tf_agents.policies import random_py_policy
 
 from curl_tf import config_lib
-from curl_tf import envs
 from curl_tf import results
 from curl_tf import train_lib
 
@@ -69,12 +67,8 @@ def _random_policy_mean(config, seed: int) -> float:
   """Mean return of a uniform random policy on `seed`'s evaluation env."""
   config = config.copy_and_resolve_references()
   config.seed = seed
-  env = envs.make_environment(config, seed=train_lib.eval_env_seed(config))
-  policy = random_py_policy.RandomPyPolicy(
-      env.time_step_spec(), env.action_spec(), seed=seed)
-  returns = train_lib.evaluate(env, policy, config.num_eval_episodes)
-  env.close()
-  return float(np.mean(returns))
+  return float(np.mean(train_lib.random_policy_returns(
+      config, config.num_eval_episodes)))
 
 
 def _sweep_args(root: str):

@@ -204,6 +204,27 @@ class LoopScheduleTest(tf.test.TestCase):
                        [0, 240, 480])
 
 
+class RandomPolicyReturnsTest(tf.test.TestCase):
+  """The learning tests' baseline: seeded, on the evaluation env."""
+
+  def _config(self, seed):
+    config = default.get_config()
+    config.image_size, config.crop_size = 32, 28
+    config.seed = seed
+    return config
+
+  def test_repeats_with_its_seed_and_acts_at_random(self):
+    first = train_lib.random_policy_returns(self._config(1), 2)
+    self.assertLen(first, 2)
+    self.assertEqual(train_lib.random_policy_returns(self._config(1), 2),
+                     first)
+    # Another seed draws other actions: cartpole's returns are continuous.
+    self.assertNotEqual(train_lib.random_policy_returns(self._config(2), 2),
+                        first)
+    # Two episodes of one random policy differ too.
+    self.assertNotEqual(first[0], first[1])
+
+
 class ProgressTest(tf.test.TestCase):
 
   def test_line_reports_rate_eta_and_last_eval(self):

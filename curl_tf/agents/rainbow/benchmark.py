@@ -36,11 +36,9 @@ from curl_tf.agents.rainbow import replay
 _DEFAULT_CONFIG = 'configs/atari/default.py'
 
 
-def default_config(repo_root: str, **overrides):
-  """configs/atari/default.py in float32, with `overrides`."""
-  config = config_lib.load_config_file(f'{repo_root}/{_DEFAULT_CONFIG}')
-  config.update(overrides)
-  return config
+def default_config(repo_root: str):
+  """configs/atari/default.py (float32, Table 2's settings)."""
+  return config_lib.load_config_file(f'{repo_root}/{_DEFAULT_CONFIG}')
 
 
 def fill_table(config, server: replay_lib.ReplayServer, agent,
@@ -53,8 +51,7 @@ def fill_table(config, server: replay_lib.ReplayServer, agent,
   collector.reset()
   frames = 1
   for _ in range(num_agent_steps):
-    time_step, finished = collector.step(builder.random_action(env, rng))
-    del time_step
+    _, finished = collector.step(builder.random_action(env, rng))
     # A finished episode's reset wrote the next episode's first frame too.
     frames += 2 if finished is not None else 1
   writer.close()
@@ -115,16 +112,16 @@ def measure_loop(repo_root: str, random_steps: int,
   One evaluation game at the start and one at the end; the rate excludes
   them.
   """
-  probe = default_config(repo_root)
-  num_env_steps = (random_steps + learning_steps) * probe.action_repeat
-  config = default_config(
-      repo_root, learning_starts_agent_steps=random_steps,
-      num_env_steps=num_env_steps, eval_every_env_steps=num_env_steps,
+  config = default_config(repo_root)
+  num_env_steps = (random_steps + learning_steps) * config.action_repeat
+  config.update(dict(
+      learning_starts_agent_steps=random_steps, num_env_steps=num_env_steps,
+      eval_every_env_steps=num_env_steps,
       checkpoint_every_env_steps=num_env_steps,
-      log_every_env_steps=num_env_steps, num_eval_episodes=1)
+      log_every_env_steps=num_env_steps, num_eval_episodes=1))
   config_lib.validate_config(config)
   with tempfile.TemporaryDirectory() as workdir:
     summary = train_lib.train_and_evaluate(config, workdir)
   frames_per_s = float(summary['learning_env_steps_per_s'])
   return {'atari_loop_frames_per_s': frames_per_s,
-          'atari_loop_agent_steps_per_s': frames_per_s / probe.action_repeat}
+          'atari_loop_agent_steps_per_s': frames_per_s / config.action_repeat}
