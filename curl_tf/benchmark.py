@@ -904,6 +904,14 @@ def machine() -> Dict[str, object]:
           'tensorflow': tf.__version__, 'python': platform.python_version()}
 
 
+def check_names(names: Sequence[str]) -> None:
+  """Raises ValueError naming any of `names` that is no measurement."""
+  unknown = sorted(set(names) - set(MEASUREMENTS) - set(CHILD_MEASUREMENTS))
+  if unknown:
+    raise ValueError(f'unknown measurement(s) {", ".join(unknown)}; choose '
+                     f'from {", ".join(MEASUREMENTS)}')
+
+
 def run(quick: bool = False,
         only: Optional[Sequence[str]] = None,
         official_repo: Optional[str] = None,
@@ -928,10 +936,7 @@ def run(quick: bool = False,
   """
   runnable = {**MEASUREMENTS, **CHILD_MEASUREMENTS}
   names = list(MEASUREMENTS) if only is None else list(only)
-  unknown = set(names) - set(runnable)
-  if unknown:
-    raise ValueError(f'unknown measurement(s) {sorted(unknown)}; choose from '
-                     f'{list(MEASUREMENTS)}')
+  check_names(names)
   budget = QUICK if quick else FULL
   results = {'date': datetime.datetime.now().isoformat(timespec='seconds'),
              'machine': machine(), 'quick': quick,
@@ -990,6 +995,10 @@ def _fail(message: str) -> NoReturn:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+  try:
+    check_names(_ONLY.value or ())
+  except ValueError as e:
+    _fail(f'--only: {e}')
   official_repo, official_python = _OFFICIAL_REPO.value, _OFFICIAL_PYTHON.value
   if official_repo is not None or official_python is not None:
     try:

@@ -285,6 +285,20 @@ class OfficialSetupTest(absltest.TestCase):
     self.assertIn('has no curl_sac.py', lines[-1])
 
 
+  def test_unknown_measurement_is_one_line(self):
+    result = subprocess.run(
+        [sys.executable, '-m', 'curl_tf.benchmark', '--only=atari,atarii'],
+        cwd=_REPO_ROOT, capture_output=True, text=True, timeout=300,
+        check=False)
+    self.assertEqual(result.returncode, 2, result.stderr)
+    self.assertNotIn('Traceback', result.stderr)
+    self.assertEqual(result.stdout, '')
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    self.assertEqual(lines[-1],
+                     'curl_tf: error: --only: unknown measurement(s) atarii; '
+                     'choose from train_step, encoder, replay, collect, '
+                     'train_loop, overlap, full_replay, atari')
+
 @pytest.mark.official
 class OfficialUpdateTest(absltest.TestCase):
   """Times the real official update with real torch (not run in CI)."""
