@@ -265,14 +265,12 @@ class OfficialSetupTest(absltest.TestCase):
     self._assert_error(self.root, sys.executable, 'cannot import torch',
                        "No module named 'torch'")
 
-  def test_command_line_error_is_one_line(self):
-    # A directory without curl_sac.py: exit 2 and one line of ours, last on
-    # stderr, before anything is measured (TensorFlow's load-time lines,
-    # printed on every run, may come before it).
+  def _error_line(self, *flags_given) -> str:
+    """Runs the benchmark with bad flags: exit 2, nothing on stdout, and one
+    line of ours, last on stderr, before anything is measured (TensorFlow's
+    load-time lines, printed on every run, may come before it)."""
     result = subprocess.run(
-        [sys.executable, '-m', 'curl_tf.benchmark', '--json',
-         f'--official_repo={self.root}',
-         f'--official_python={sys.executable}'],
+        [sys.executable, '-m', 'curl_tf.benchmark', *flags_given],
         cwd=_REPO_ROOT, capture_output=True, text=True, timeout=300,
         check=False)
     self.assertEqual(result.returncode, 2, result.stderr)
@@ -281,20 +279,17 @@ class OfficialSetupTest(absltest.TestCase):
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     ours = [line for line in lines if line.startswith('curl_tf')]
     self.assertEqual(ours, lines[-1:], result.stderr)
-    self.assertStartsWith(lines[-1], 'curl_tf: error: --official_repo=')
-    self.assertIn('has no curl_sac.py', lines[-1])
+    return lines[-1]
 
+  def test_command_line_error_is_one_line(self):
+    # A directory without curl_sac.py.
+    line = self._error_line('--json', f'--official_repo={self.root}',
+                            f'--official_python={sys.executable}')
+    self.assertStartsWith(line, 'curl_tf: error: --official_repo=')
+    self.assertIn('has no curl_sac.py', line)
 
   def test_unknown_measurement_is_one_line(self):
-    result = subprocess.run(
-        [sys.executable, '-m', 'curl_tf.benchmark', '--only=atari,atarii'],
-        cwd=_REPO_ROOT, capture_output=True, text=True, timeout=300,
-        check=False)
-    self.assertEqual(result.returncode, 2, result.stderr)
-    self.assertNotIn('Traceback', result.stderr)
-    self.assertEqual(result.stdout, '')
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    self.assertEqual(lines[-1],
+    self.assertEqual(self._error_line('--only=atari,atarii'),
                      'curl_tf: error: --only: unknown measurement(s) atarii; '
                      'choose from train_step, encoder, replay, collect, '
                      'train_loop, overlap, full_replay, atari')
